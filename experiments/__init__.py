@@ -1,0 +1,5 @@
+"""Experiments: each module computes -> ``results/<name>.json`` -> ``figures/<name>.png`` -> checks.
+
+Run ``python -m experiments list`` for the catalogue; see ``experiments/_api.py`` for the module
+shape.
+"""

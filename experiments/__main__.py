@@ -1,0 +1,108 @@
+"""Command line: ``python -m experiments list | run NAME...|all | plot NAME...|all | checks | bench``.
+
+Options: ``--profile quick|full``, ``--seed N``, ``--jobs N`` (experiments in parallel processes),
+``--device cpu|cuda`` (torch experiments only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from experiments import _io, _runner
+from experiments._paper_checks import render, write
+
+
+def _names(args_names: list[str]) -> list[str]:
+    mods = _runner.discover()
+    if args_names == ["all"]:
+        return list(mods)
+    for n in args_names:
+        _runner.get(n)  # raises ValueError for unknown names
+    return args_names
+
+
+def _run_task(task: tuple[str, str, int | None, str | None]) -> tuple[str, float]:
+    name, profile, seed, device = task
+    rec = _runner.run_one(name, profile, seed=seed, device=device)
+    return name, rec["wall_time_s"]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    names = _names(args.names)
+    tasks = [(n, args.profile, args.seed, args.device) for n in names]
+    t0 = time.perf_counter()
+    if args.jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(args.jobs) as ex:
+            for name, wall in ex.map(_run_task, tasks):
+                print(f"[done] {name}: {wall:.1f} s", flush=True)
+    else:
+        for i, task in enumerate(tasks, 1):
+            print(f"[{i}/{len(tasks)}] {task[0]} ({args.profile}) ...", flush=True)
+            name, wall = _run_task(task)
+            print(f"[done] {name}: {wall:.1f} s -> results/{name}.json, figures/{name}.png",
+                  flush=True)
+    print(f"all done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    for n in _names(args.names):
+        print(f"{n} -> {_runner.plot_one(n)}")
+    return 0
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    checks, records = _runner.collect_checks()
+    path = _io.ROOT / "paper_checks.md"
+    write(path, render(checks, records))
+    failed = [c for c in checks if not c.passed]
+    print(f"wrote {path}: {len(checks)} checks from {len(records)} experiments, "
+          f"{len(failed)} failed")
+    for c in failed:
+        print(f"  FAIL {c.claim} [{c.experiment}] {c.inequality}: measured {c.measured:.6g} "
+              f"> {c.threshold:.6g}")
+    return 1 if failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for name, mod in _runner.discover().items():
+        print(f"{name:28s} {','.join(mod.CLAIMS):24s} {mod.TITLE}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from experiments import benchmarks
+
+    return benchmarks.main(args.names, quick=args.profile == "quick")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list experiments and their claims")
+    for cmd in ("run", "plot"):
+        sp = sub.add_parser(cmd, help=f"{cmd} experiments (names or 'all')")
+        sp.add_argument("names", nargs="+")
+        sp.add_argument("--profile", choices=_runner.PROFILES, default="quick")
+        sp.add_argument("--seed", type=int, default=None)
+        sp.add_argument("--jobs", type=int, default=1)
+        sp.add_argument("--device", default=None, help="torch device for neural experiments")
+    sub.add_parser("checks", help="regenerate paper_checks.md; exit 1 if a check fails")
+    sb = sub.add_parser("bench", help="run benchmarks (names or 'all'); prints tables")
+    sb.add_argument("names", nargs="*", default=["all"])
+    sb.add_argument("--profile", choices=_runner.PROFILES, default="full")
+    args = p.parse_args(argv)
+    try:
+        return {"list": cmd_list, "run": cmd_run, "plot": cmd_plot, "checks": cmd_checks,
+                "bench": cmd_bench}[args.cmd](args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

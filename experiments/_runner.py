@@ -1,0 +1,127 @@
+"""Discover experiments, run them into ``results/``, plot ``figures/``, regenerate paper_checks.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from experiments import _io
+from experiments._api import Check
+
+__all__ = ["discover", "get", "make_config", "run_one", "plot_one", "collect_checks"]
+
+_REQUIRED = ("CLAIMS", "TITLE", "Config", "run", "plot", "checks")
+PROFILES = ("quick", "full")
+
+
+def discover() -> dict[str, ModuleType]:
+    """Return ``{name: module}`` for every experiment module in ``experiments/`` (sorted)."""
+    import experiments
+
+    found = {}
+    for info in pkgutil.iter_modules(experiments.__path__):
+        if info.name.startswith("_") or info.ispkg:
+            continue
+        mod = importlib.import_module(f"experiments.{info.name}")
+        if all(hasattr(mod, attr) for attr in _REQUIRED):
+            found[info.name] = mod
+    return dict(sorted(found.items()))
+
+
+def get(name: str) -> ModuleType:
+    """Return the experiment module ``name``.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    mods = discover()
+    if name not in mods:
+        raise ValueError(f"unknown experiment {name!r}; known: {', '.join(mods)}")
+    return mods[name]
+
+
+def make_config(mod: ModuleType, profile: str, seed: int | None = None,
+                device: str | None = None) -> Any:
+    """Build ``mod.Config`` for a profile, overriding ``seed`` and ``device`` when given."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    cfg = getattr(mod.Config, profile)()
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    changes = {}
+    if seed is not None:
+        changes["seed"] = int(seed)
+    if device is not None and "device" in fields:
+        changes["device"] = device
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def result_path(name: str, results_dir: Path = _io.RESULTS) -> Path:
+    """Path of an experiment's results file."""
+    return Path(results_dir) / f"{name}.json"
+
+
+def figure_path(name: str, figures_dir: Path = _io.FIGURES) -> Path:
+    """Path of an experiment's figure."""
+    return Path(figures_dir) / f"{name}.png"
+
+
+def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
+            device: str | None = None, results_dir: Path = _io.RESULTS,
+            figures_dir: Path | None = _io.FIGURES) -> dict:
+    """Run one experiment, write its JSON atomically (and its figure), return the record."""
+    mod = get(name)
+    cfg = make_config(mod, profile, seed, device)
+    t0 = time.perf_counter()
+    results = mod.run(cfg)
+    wall = time.perf_counter() - t0
+    record = {
+        "experiment": name,
+        "title": mod.TITLE,
+        "claims": list(mod.CLAIMS),
+        "profile": profile,
+        "config": dataclasses.asdict(cfg),
+        "seed": cfg.seed,
+        "wall_time_s": wall,
+        "meta": _io.metadata(),
+        "results": results,
+    }
+    record = _io.to_jsonable(record)
+    _io.write_json(result_path(name, results_dir), record)
+    if figures_dir is not None:
+        mod.plot(record["results"], figure_path(name, figures_dir))
+    return record
+
+
+def plot_one(name: str, *, results_dir: Path = _io.RESULTS,
+             figures_dir: Path = _io.FIGURES) -> Path:
+    """Re-draw an experiment's figure from its results file only."""
+    mod = get(name)
+    path = result_path(name, results_dir)
+    if not path.exists():
+        raise ValueError(f"no results for {name!r} at {path}; run it first")
+    out = figure_path(name, figures_dir)
+    mod.plot(_io.read_json(path)["results"], out)
+    return out
+
+
+def collect_checks(names: Sequence[str] | None = None, *,
+                   results_dir: Path = _io.RESULTS) -> tuple[list[Check], dict[str, dict]]:
+    """Return all checks from existing results, and ``{name: record}`` of those results."""
+    mods = discover()
+    checks: list[Check] = []
+    records: dict[str, dict] = {}
+    for name in names or list(mods):
+        path = result_path(name, results_dir)
+        if not path.exists():
+            continue
+        rec = _io.read_json(path)
+        records[name] = rec
+        for c in mods[name].checks(rec["results"]):
+            checks.append(dataclasses.replace(c, experiment=name))
+    return checks, records
