@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for i, task in enumerate(tasks, 1):
             print(f"[{i}/{len(tasks)}] {task[0]} ({args.profile}) ...", flush=True)
             name, wall = _run_task(task)
-            print(f"[done] {name}: {wall:.1f} s -> results/{name}.json, figures/{name}.png",
+            print(f"[done] {name}: {wall:.1f} s -> {_runner.result_path(name, args.profile)}",
                   flush=True)
     print(f"all done in {time.perf_counter() - t0:.1f} s")
     return 0
@@ -50,12 +50,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     for n in _names(args.names):
-        print(f"{n} -> {_runner.plot_one(n)}")
+        print(f"{n} -> {_runner.plot_one(n, args.profile)}")
     return 0
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
-    checks, records = _runner.collect_checks()
+    checks, records = _runner.collect_checks(profile=args.profile)
     path = _io.ROOT / "paper_checks.md"
     write(path, render(checks, records))
     failed = [c for c in checks if not c.passed]
@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--seed", type=int, default=None)
         sp.add_argument("--jobs", type=int, default=1)
         sp.add_argument("--device", default=None, help="torch device for neural experiments")
-    sub.add_parser("checks", help="regenerate paper_checks.md; exit 1 if a check fails")
+    sc = sub.add_parser("checks", help="regenerate paper_checks.md; exit 1 if a check fails")
+    sc.add_argument("--profile", choices=(*_runner.PROFILES, "best"), default="best",
+                    help="which results to use (best: full where present, else quick)")
     sb = sub.add_parser("bench", help="run benchmarks (names or 'all'); prints tables")
     sb.add_argument("names", nargs="*", default=["all"])
     sb.add_argument("--profile", choices=_runner.PROFILES, default="full")

@@ -66,12 +66,15 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
                      "evidence | detail |")
         lines.append("|---|---|---|---|---|---|---|---|")
         for c in rows:
-            fig = f"{figures_rel}/{c.experiment}.png"
+            prof = records[c.experiment]["profile"]
+            sub = "" if prof == "full" else f"{prof}/"
+            fig = f"{figures_rel}/{sub}{c.experiment}.png"
+            res = f"results/{sub}{c.experiment}.json"
             status = "PASS" if c.passed else "**FAIL**"
             lines.append(
                 f"| {_cell(c.inequality)} | {_cell(c.grid)} | {c.kind} | {_fmt(c.measured)} | "
                 f"{_fmt(c.threshold)} | {status} | [figure]({fig}), "
-                f"`results/{c.experiment}.json:{c.key}` | {_cell(c.detail)} |")
+                f"`{res}:{c.key}` | {_cell(c.detail)} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

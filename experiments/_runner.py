@@ -61,14 +61,20 @@ def make_config(mod: ModuleType, profile: str, seed: int | None = None,
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
-def result_path(name: str, results_dir: Path = _io.RESULTS) -> Path:
-    """Path of an experiment's results file."""
-    return Path(results_dir) / f"{name}.json"
+def result_path(name: str, profile: str = "full", results_dir: Path = _io.RESULTS) -> Path:
+    """Path of an experiment's results file.
+
+    Full-profile results (the committed, paper-quality evidence) are ``results/<name>.json``;
+    quick-profile results go to ``results/quick/<name>.json`` so a quick run never overwrites them.
+    """
+    base = Path(results_dir)
+    return base / f"{name}.json" if profile == "full" else base / profile / f"{name}.json"
 
 
-def figure_path(name: str, figures_dir: Path = _io.FIGURES) -> Path:
-    """Path of an experiment's figure."""
-    return Path(figures_dir) / f"{name}.png"
+def figure_path(name: str, profile: str = "full", figures_dir: Path = _io.FIGURES) -> Path:
+    """Path of an experiment's figure (``figures/<name>.png`` or ``figures/quick/<name>.png``)."""
+    base = Path(figures_dir)
+    return base / f"{name}.png" if profile == "full" else base / profile / f"{name}.png"
 
 
 def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
@@ -92,33 +98,40 @@ def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
         "results": results,
     }
     record = _io.to_jsonable(record)
-    _io.write_json(result_path(name, results_dir), record)
+    _io.write_json(result_path(name, profile, results_dir), record)
     if figures_dir is not None:
-        mod.plot(record["results"], figure_path(name, figures_dir))
+        mod.plot(record["results"], figure_path(name, profile, figures_dir))
     return record
 
 
-def plot_one(name: str, *, results_dir: Path = _io.RESULTS,
+def plot_one(name: str, profile: str = "full", *, results_dir: Path = _io.RESULTS,
              figures_dir: Path = _io.FIGURES) -> Path:
     """Re-draw an experiment's figure from its results file only."""
     mod = get(name)
-    path = result_path(name, results_dir)
+    path = result_path(name, profile, results_dir)
     if not path.exists():
-        raise ValueError(f"no results for {name!r} at {path}; run it first")
-    out = figure_path(name, figures_dir)
+        raise ValueError(f"no {profile} results for {name!r} at {path}; run it first")
+    out = figure_path(name, profile, figures_dir)
     mod.plot(_io.read_json(path)["results"], out)
     return out
 
 
-def collect_checks(names: Sequence[str] | None = None, *,
+def collect_checks(names: Sequence[str] | None = None, *, profile: str = "best",
                    results_dir: Path = _io.RESULTS) -> tuple[list[Check], dict[str, dict]]:
-    """Return all checks from existing results, and ``{name: record}`` of those results."""
+    """Return all checks from existing results, and ``{name: record}`` of those results.
+
+    ``profile="best"`` uses the full-profile results where they exist, else the quick ones.
+    """
+    if profile not in (*PROFILES, "best"):
+        raise ValueError(f"profile must be quick, full or best, got {profile!r}")
     mods = discover()
     checks: list[Check] = []
     records: dict[str, dict] = {}
     for name in names or list(mods):
-        path = result_path(name, results_dir)
-        if not path.exists():
+        order = ["full", "quick"] if profile == "best" else [profile]
+        paths = [result_path(name, p, results_dir) for p in order]
+        path = next((p for p in paths if p.exists()), None)
+        if path is None:
             continue
         rec = _io.read_json(path)
         records[name] = rec
