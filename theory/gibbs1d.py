@@ -42,7 +42,7 @@ class GibbsMeasure1D:
 
     Example:
         >>> g = GibbsMeasure1D(lambda x: 0.5 * x * x)
-        >>> round(g.log_z - 0.5 * np.log(2 * np.pi), 12)
+        >>> round(float(g.log_z - 0.5 * np.log(2 * np.pi)), 12)
         0.0
     """
 
