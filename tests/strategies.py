@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 __all__ = [
     "data_covariances",
+    "factored_covariances",
     "dims",
     "gammas",
     "gaussian_cases",
@@ -126,3 +127,22 @@ def gaussian_cases(draw, d_max: int = D_MAX, allow_singular: bool = True,
     d = draw(dims(1, d_max))
     return draw(means(d)), draw(data_covariances(d=d, cond_max=cond_max,
                                                  allow_singular=allow_singular))
+
+
+@st.composite
+def factored_covariances(draw, d: int | None = None, d_max: int = D_MAX,
+                         cond_max: float = 1e4, allow_singular: bool = True):
+    """``(cov, factor)`` with ``cov = factor @ factor.T`` and ``factor`` of shape (d, rank).
+
+    The exact-rank factor lets an oracle handle singular data without taking square roots of
+    round-off eigenvalues (sqrt(1e-16) = 1e-8 would swamp any test).
+    """
+    if d is None:
+        d = draw(dims(1, d_max))
+    eigs = draw(_eigs(d, cond_max))
+    if allow_singular and d >= 2 and draw(st.booleans()):
+        eigs[: draw(st.integers(1, d - 1))] = 0.0
+    u = rotation(d, draw(seeds))
+    v = u[:, eigs > 0] * np.sqrt(eigs[eigs > 0])
+    c = v @ v.T
+    return 0.5 * (c + c.T), v

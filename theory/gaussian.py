@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from theory.affine import AffineMap
 from theory.spd import (
+    DEFAULT_RTOL,
     Spectrum,
     as_matrix,
     as_vector,
@@ -255,7 +256,13 @@ def w2_sq(
     if not s0.is_singular:
         return mean_part + _cov_gap_sq(s0, c0, c1)
     r0 = s0.sqrt()
-    cross = spectrum(symmetrize(r0 @ c1 @ r0), "cov1")
+    x = symmetrize(r0 @ c1 @ r0)
+    # The product's round-off is ~eps * ||Σ0|| ||Σ1||, not relative to the product itself (which
+    # is ~0 for nearly orthogonal supports): cut eigenvalues off relative to ||Σ0|| ||Σ1||.
+    x_max = float(np.abs(x).max())
+    ref = float(s0.w[-1]) * float(s1.w[-1])
+    rtol = DEFAULT_RTOL if x_max == 0.0 else max(DEFAULT_RTOL, DEFAULT_RTOL * d * ref / x_max)
+    cross = spectrum(x, "cov1", rtol=rtol)
     bures = float(np.trace(c0) + np.trace(c1) - 2.0 * np.sum(np.sqrt(cross.w)))
     return mean_part + max(bures, 0.0)  # Bures^2 >= 0; can round to ~ -1e-15
 
