@@ -176,7 +176,7 @@ def spectrum(
 
     Raises:
         ValueError: naming ``name`` if ``c`` is not square, not finite, not symmetric, or has an
-            eigenvalue below ``-rtol * max|eig|`` (indefinite), or if it is the zero matrix.
+            eigenvalue below ``-rtol * max|eig|`` (indefinite). The zero matrix is valid.
 
     Example:
         >>> s = spectrum([[2.0, 0.0], [0.0, 0.0]])
@@ -186,9 +186,7 @@ def spectrum(
     m = as_matrix(c, name, d)
     w, u = np.linalg.eigh(m)
     scale = float(np.abs(w).max()) if w.size else 0.0
-    if scale == 0.0:
-        raise ValueError(f"{name} is the zero matrix")
-    tol = rtol * scale
+    tol = rtol * scale  # the zero matrix (a Dirac mass) is valid: all eigenvalues are 0
     if w[0] < -tol:
         raise ValueError(
             f"{name} is not positive semi-definite: min eigenvalue {w[0]:.3e} < -{tol:.3e}"
