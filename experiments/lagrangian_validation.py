@@ -1,0 +1,191 @@
+"""Validation of the 1-D Lagrangian JKO solver against exact references: W2 error vs n, measured orders.
+
+References (numerics.md §3.1-3.2): (a) one JKO step of KL(·‖N(0,1)) from N(1.5, 2²), γ = 0.5, against
+the Gaussian closed form (theory.gaussian.jko_step), on the tail-graded grid and on a uniform
+mass grid (control, order ≈ 0.4); (b) the discrete minimiser of KL(·‖e^{-V}/Z), V = x²/2 + x⁴/4,
+against the Gibbs quantiles by quadrature; (c) one step of the confined porous medium (m = 2,
+γ = 0.3, R0 = 2.5) against the discrete-time Barenblatt law R1 = 1.98183185 (cosine grid);
+(d) the discrete minimisers of the confined porous medium (m = 2, 3) against the stationary
+Barenblatt profile. Also: the FOC residual of every converged solve, and exact invariances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from experiments._api import Check
+from experiments._plotting import new_figure, save
+from experiments._progress import progress
+from theory import gaussian
+from theory.barenblatt1d import BarenblattProfile
+from theory.functionals1d import PorousMedium, kl_to_gibbs, quartic_potential
+from theory.lagrangian1d import jko_step, steady_state
+from theory.measures1d import (cosine_grid, gaussian_grid, gaussian_quantile, uniform_grid, w2,
+                               w2_to_quantile)
+from theory.mixtures1d import GaussianMixture1D
+
+CLAIMS = ("C17",)
+TITLE = "1-D Lagrangian JKO solver vs exact references (Gaussian, Gibbs, Barenblatt): error vs n"
+
+R1_REFERENCE = 1.98183185  # numerics.md §3.2
+
+
+@dataclass(frozen=True)
+class Config:
+    ns: tuple[int, ...] = (100, 200, 400, 800, 1600, 3200)
+    tol: float = 1e-10
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(ns=(100, 200, 400))
+
+    @classmethod
+    def full(cls) -> Config:
+        return cls()
+
+
+def _order(ns, errs) -> float:
+    """Least-squares slope of log(err) against log(n), negated (the order of accuracy)."""
+    return float(-np.polyfit(np.log(ns), np.log(errs), 1)[0])
+
+
+def run(cfg: Config) -> dict:
+    kl_std = kl_to_gibbs(quartic_potential(1.0))
+    kl_quartic = kl_to_gibbs(quartic_potential(1.0, 1.0))
+    m1, c1 = gaussian.jko_step([1.5], [[4.0]], gamma=0.5)
+    gauss_ref = gaussian_quantile(float(m1[0]), float(np.sqrt(c1[0, 0])))
+    bar2, bar3 = BarenblattProfile(2.0), BarenblattProfile(3.0)
+    pme2 = PorousMedium(2.0) + quartic_potential(1.0)
+    pme3 = PorousMedium(3.0) + quartic_potential(1.0)
+    r1 = bar2.next_radius(2.5, 0.3)
+    names = ("gaussian_step", "gaussian_step_uniform_grid", "gibbs_quartic_steady",
+             "barenblatt_step_m2", "barenblatt_steady_m2", "barenblatt_steady_m3")
+    err = {k: [] for k in names}
+    resid = {k: [] for k in names}
+    iters = {k: [] for k in names}
+    r1_measured = []
+    for n in progress(cfg.ns, "validation n"):
+        gg, gu, gc = gaussian_grid(n), uniform_grid(n), cosine_grid(n)
+        for key, g in (("gaussian_step", gg), ("gaussian_step_uniform_grid", gu)):
+            r = jko_step(g.nodes(gaussian_quantile(1.5, 2.0)), g, kl_std, 0.5, tol=cfg.tol)
+            err[key].append(w2_to_quantile(r.x, g, gauss_ref))
+            resid[key].append(r.residual)
+            iters[key].append(r.n_iter)
+        ss = steady_state(kl_quartic, gg, gg.nodes(gaussian_quantile()), tol=cfg.tol)
+        err["gibbs_quartic_steady"].append(w2_to_quantile(ss.x, gg, kl_quartic.gibbs.quantile))
+        resid["gibbs_quartic_steady"].append(ss.residual)
+        iters["gibbs_quartic_steady"].append(ss.n_iter)
+        r = jko_step(gc.nodes(bar2.quantile_fn(2.5)), gc, pme2, 0.3, tol=cfg.tol)
+        err["barenblatt_step_m2"].append(w2_to_quantile(r.x, gc, bar2.quantile_fn(r1)))
+        r1_measured.append(float(np.sqrt(np.dot(gc.w, r.x**2) / bar2.m2)))
+        resid["barenblatt_step_m2"].append(r.residual)
+        iters["barenblatt_step_m2"].append(r.n_iter)
+        for key, b, F in (("barenblatt_steady_m2", bar2, pme2), ("barenblatt_steady_m3", bar3,
+                                                                   pme3)):
+            ss = steady_state(F, gc, gc.nodes(b.quantile_fn(1.5)), tol=cfg.tol)
+            err[key].append(w2_to_quantile(ss.x, gc, b.quantile_fn()))
+            resid[key].append(ss.residual)
+            iters[key].append(ss.n_iter)
+    ns = np.array(cfg.ns, dtype=float)
+    orders = {k: _order(ns, v) for k, v in err.items()}
+    orders_last3 = {k: _order(ns[-3:], v[-3:]) for k, v in err.items()}
+    # invariances on a non-Gaussian (bimodal) start, n = 400
+    g = gaussian_grid(400)
+    y = g.nodes(GaussianMixture1D.make([0.4, 0.6], [-1.0, 2.0], [0.5, 0.8]).quantile)
+    shift = 1.7
+    a = jko_step(y, g, kl_std, 0.5, tol=cfg.tol).x
+    b = jko_step(y + shift, g, kl_std, 0.5, tol=cfg.tol).x
+    transl_err = float(np.max(np.abs(b - a - shift / 1.5)))
+    ss = steady_state(kl_quartic, g, g.nodes(gaussian_quantile()), tol=cfg.tol)
+    fixed = jko_step(ss.x, g, kl_quartic, 0.7, tol=cfg.tol)
+    fixed_err = w2(fixed.x, ss.x, g)
+    return {
+        "ns": ns, "errors": err, "residuals": resid, "newton_iters": iters,
+        "orders": orders, "orders_last3": orders_last3,
+        "r1_exact": r1, "r1_reference": R1_REFERENCE, "r1_measured": r1_measured,
+        "max_residual": float(max(max(v) for v in resid.values())),
+        "translation_error": transl_err, "fixed_point_w2": fixed_err, "tol": cfg.tol,
+    }
+
+
+def checks(r: dict) -> list[Check]:
+    o, o3 = r["orders"], r["orders_last3"]
+    ns = r["ns"]
+    grid = f"n ∈ {{{', '.join(str(int(n)) for n in ns)}}}"
+    e = r["errors"]
+    r1_err = abs(r["r1_measured"][-1] - r["r1_reference"])
+    return [
+        Check("C17", "1-D solver = Gaussian closed form at 2nd order (one step γ=0.5 from "
+              "N(1.5,2²), KL to N(0,1), tail-graded grid)", grid, o["gaussian_step"], 1.9,
+              1.9 <= o["gaussian_step"] <= 2.1, "orders.gaussian_step", "slope",
+              f"fitted order {o['gaussian_step']:.3f}; W2 error {e['gaussian_step'][-1]:.2e} at "
+              f"n={int(ns[-1])}; uniform mass grid (control): order "
+              f"{o['gaussian_step_uniform_grid']:.2f}"),
+        Check("C17", "1-D solver minimiser = e^{-V}/Z, V = x²/2+x⁴/4 (2nd order)", grid,
+              o["gibbs_quartic_steady"], 1.9, 1.9 <= o["gibbs_quartic_steady"] <= 2.1,
+              "orders.gibbs_quartic_steady", "slope",
+              f"W2 error {e['gibbs_quartic_steady'][-1]:.2e} at n={int(ns[-1])}"),
+        Check("C17", "1-D solver = discrete-time Barenblatt law (m=2, γ=0.3, R0=2.5, cosine "
+              "grid); order ≥ 1.5", grid, o3["barenblatt_step_m2"], 1.5,
+              o3["barenblatt_step_m2"] >= 1.5, "orders_last3.barenblatt_step_m2", "slope",
+              f"order (last 3 n) {o3['barenblatt_step_m2']:.2f}; W2 error "
+              f"{e['barenblatt_step_m2'][-1]:.2e}; numerics.md reports 1.5 → 1.8"),
+        Check("C17", "R1 from the solver's M2 = 1.98183185 (numerics.md §3.2)", grid, r1_err,
+              1e-5, r1_err <= 1e-5, "r1_measured", "equality",
+              f"measured R1 = {r['r1_measured'][-1]:.9f}, root of the scalar law "
+              f"{r['r1_exact']:.9f}"),
+        Check("C17", "1-D solver minimiser = stationary Barenblatt (m = 2)", grid,
+              o3["barenblatt_steady_m2"], 1.5, o3["barenblatt_steady_m2"] >= 1.5,
+              "orders_last3.barenblatt_steady_m2", "slope",
+              f"W2 error {e['barenblatt_steady_m2'][-1]:.2e}; m = 3 (ρ ~ dist^½ at the edge): "
+              f"order {o3['barenblatt_steady_m3']:.2f}, error {e['barenblatt_steady_m3'][-1]:.2e}"),
+        Check("C17", "FOC residual ε of every converged solve ≤ tol", grid, r["max_residual"],
+              r["tol"], r["max_residual"] <= r["tol"], "max_residual", "equality",
+              "ε = ‖(x−y)/γ + ∇δG/δρ(x)‖_{L²(ρ_{n+1})} on the nodes"),
+        Check("C17", "invariances: translation (mean factor exactly 1/(1+γ)), minimiser is a "
+              "fixed point", "bimodal data, n = 400", max(r["translation_error"],
+                                                          r["fixed_point_w2"]),
+              1e-9, max(r["translation_error"], r["fixed_point_w2"]) <= 1e-9,
+              "translation_error", "equality",
+              f"max node error {r['translation_error']:.1e}; W2(step(ρ*), ρ*) = "
+              f"{r['fixed_point_w2']:.1e}"),
+    ]
+
+
+_LABELS = {
+    "gaussian_step": "one step vs Gaussian closed form (tail-graded grid)",
+    "gaussian_step_uniform_grid": "same, uniform mass grid (control)",
+    "gibbs_quartic_steady": "minimiser vs e^{-V}/Z, V=x²/2+x⁴/4",
+    "barenblatt_step_m2": "one PME step vs discrete Barenblatt law (m=2)",
+    "barenblatt_steady_m2": "minimiser vs stationary Barenblatt (m=2)",
+    "barenblatt_steady_m3": "minimiser vs stationary Barenblatt (m=3)",
+}
+
+
+def plot(r: dict, path) -> None:
+    fig, axes = new_figure(1, 2)
+    ns = np.asarray(r["ns"], dtype=float)
+    ax = axes[0, 0]
+    for k, lab in _LABELS.items():
+        ax.loglog(ns, r["errors"][k], "o-", ms=3,
+                  label=f"{lab}: order {r['orders'][k]:.2f} (last 3: {r['orders_last3'][k]:.2f})")
+    ax.loglog(ns, r["errors"]["gaussian_step"][0] * (ns / ns[0]) ** -2.0, "k:", lw=1,
+              label="slope −2 reference")
+    ax.set_xlabel("number of quantile nodes n")
+    ax.set_ylabel("W2 error to the exact reference")
+    ax.set_title("1-D Lagrangian JKO solver: W2 error vs n (fitted orders in legend)")
+    ax.legend(fontsize=6.5, loc="lower left")
+    ax = axes[0, 1]
+    for k, lab in _LABELS.items():
+        ax.semilogy(ns, np.maximum(r["residuals"][k], 1e-18), "o-", ms=3, label=lab)
+    ax.axhline(r["tol"], color="k", ls="--", lw=1, label="Newton tolerance")
+    ax.set_xscale("log")
+    ax.set_xlabel("number of quantile nodes n")
+    ax.set_ylabel("FOC residual ε (W2/time units)")
+    ax.set_title(f"FOC residual of converged solves\nBarenblatt R1: solver "
+                 f"{r['r1_measured'][-1]:.8f}, exact law {r['r1_reference']}")
+    ax.legend(fontsize=6.5)
+    save(fig, path)
