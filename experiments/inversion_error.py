@@ -1,0 +1,281 @@
+"""Inversion errors in the reverse pass of an exact affine JKO flow.
+
+Claims C9, C11 (theory.md L1, R7; numerics.md §2.5).
+
+Exact blocks T_n (Brenier maps of exact Gaussian JKO steps from P = N(m, Σ) with large variance,
+so the inverses *expand*) and approximate inverses S_n ≈ T_n^{-1}:
+
+- ``shift``: S_n = T_n^{-1} + δ·v_n (|v_n| = 1, random), so δ_n = ‖S_n∘T_n − Id‖_{L²(ρ_{n−1})} = δ;
+- ``matrix``: S_n(y) = T_n^{-1}(y) + δ·E_n(y − m_n), E_n random with ‖E_n‖_F = 1 (δ_n exact);
+- ``sine`` (nonlinear, Lipschitz δω): S_n = T_n^{-1} + δ·sin(ω⟨a_n, ·⟩)v_n, by Monte Carlo.
+
+Tested chain (R7(b)): W2(P, (S∘T)_#P) ≤ ‖S∘T − Id‖_{L²(P)} ≤ Σ_n Lip(S_1∘…∘S_{n−1}) δ_n. For the
+affine kinds every term is exact (Gaussian W2, affine L² distances, operator norms). For ``sine``
+W2 is estimated with POT's exact OT (``ot.emd2``) between independent samples, and the sample-size
+floor (same estimator on two independent samples of P) is reported beside it. KL part (L1):
+KL(S_#ρ_N ‖ S_#q) = KL(ρ_N‖q) for invertible affine S, and ≤ for a non-invertible S (a projection
+onto k < d coordinates).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import ot
+
+from experiments._api import Check, ratio_check
+from experiments._plotting import new_figure, save
+from experiments._progress import progress
+from theory import bounds, gaussian
+from theory.affine import AffineMap
+from theory.gaussian_flow import build_flow
+
+CLAIMS = ("C9", "C11")
+TITLE = "Inversion errors: W2(P,(S∘T)_#P) vs ‖S∘T−Id‖ vs the telescoping Lipschitz bound"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Grid of the experiment."""
+
+    dims: tuple[int, ...] = (2, 10)
+    gammas: tuple[float, ...] = (0.5, 1.0)
+    n_blocks: tuple[int, ...] = (1, 2, 4, 8, 16)
+    deltas: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+    kinds: tuple[str, ...] = ("shift", "matrix")
+    mc_samples: int = 1500
+    mc_deltas: tuple[float, ...] = (0.03, 0.1, 0.3)
+    sine_omega: float = 2.0
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(dims=(2,), n_blocks=(1, 4, 8), deltas=(1e-5, 1e-3, 1e-1), mc_samples=600,
+                   mc_deltas=(0.1, 0.3))
+
+    @classmethod
+    def full(cls) -> Config:
+        return cls()
+
+
+def _data(d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    w = np.exp(rng.uniform(np.log(2.0), np.log(25.0), d))  # variance > 1: inverses expand
+    return 3.0 * rng.standard_normal(d) / np.sqrt(d), (q * w) @ q.T
+
+
+def _perturbed_inverses(flow, kind: str, delta: float, rng: np.random.Generator):
+    """Affine S_n and the exact δ_n = ‖S_n∘T_n − Id‖_{L²(ρ_{n−1})}."""
+    d = flow.means.shape[1]
+    s_list, dn = [], []
+    for n, t in enumerate(flow.blocks, 1):
+        inv = t.inverse()
+        if kind == "shift":
+            v = rng.standard_normal(d)
+            s = AffineMap(inv.matrix, inv.offset + delta * v / np.linalg.norm(v))
+        else:
+            e = rng.standard_normal((d, d))
+            e *= delta / np.linalg.norm(e)
+            # S(y) = T^{-1}(y) + E(y − m_n)
+            s = AffineMap(inv.matrix + e, inv.offset - e @ flow.means[n])
+        s_list.append(s)
+        dn.append(t.then(s).l2_distance(AffineMap.identity(d), flow.means[n - 1],
+                                        flow.covs[n - 1]))
+    return s_list, np.array(dn)
+
+
+def _compose_inverse(s_list: list[AffineMap]) -> AffineMap:
+    """S = S_1 ∘ … ∘ S_N (apply S_N first)."""
+    out = AffineMap.identity(s_list[0].d)
+    for s in reversed(s_list):
+        out = out.then(s)
+    return out
+
+
+def _lip_prefixes(s_list: list[AffineMap]) -> np.ndarray:
+    """Lip(S_1∘…∘S_{n−1}) for n = 1..N, exact operator norms (1 for n = 1)."""
+    lips, pref = [1.0], AffineMap.identity(s_list[0].d)
+    for s in s_list[:-1]:
+        pref = s.then(pref)  # S_1∘…∘S_k: apply S_k first, then the previous prefix
+        lips.append(pref.lipschitz())
+    return np.array(lips)
+
+
+def _affine_case(d, gamma, n_blocks, kind, delta, rng) -> dict:
+    m0, s0 = _data(d, rng)
+    flow = build_flow(m0, s0, gammas=np.full(n_blocks, gamma))
+    s_list, dn = _perturbed_inverses(flow, kind, delta, rng)
+    big_s = _compose_inverse(s_list)
+    f = flow.forward_map()
+    u = f.then(big_s)  # S∘T
+    m_u, c_u = u.push(m0, s0)
+    w2 = gaussian.w2(m0, s0, m_u, c_u)
+    l2 = u.l2_distance(AffineMap.identity(d), m0, s0)
+    lips = _lip_prefixes(s_list)
+    tele = bounds.inversion_telescoping(lips, dn)
+    # KL part: invertible S -> equality; q̃ = S_#q, p̃ = S_#ρ_N
+    mq, cq = big_s.push(flow.target_mean, flow.target_cov)
+    mp, cp = big_s.push(flow.means[-1], flow.covs[-1])
+    kl_s = gaussian.kl(mp, cp, mq, cq)
+    kl_n = flow.kl_forward()
+    return {"d": d, "gamma": gamma, "N": n_blocks, "kind": kind, "delta": delta,
+            "w2": w2, "l2": l2, "telescoping": tele, "lip_max": float(lips.max()),
+            "kl_pushed": kl_s, "kl_forward": kl_n,
+            "kl_rel_diff": abs(kl_s - kl_n) / max(kl_n, 1e-300)}
+
+
+def _projection_case(d: int, rng: np.random.Generator) -> dict:
+    """Non-invertible S = projection on k < d coordinates: KL can only decrease (L1)."""
+    m0, s0 = _data(d, rng)
+    flow = build_flow(m0, s0, gammas=np.full(3, 0.5))
+    out = []
+    for k in range(1, d):
+        p = np.eye(d)[:k]
+        kl_p = gaussian.kl(p @ flow.means[-1], p @ flow.covs[-1] @ p.T,
+                           p @ flow.target_mean, p @ flow.target_cov @ p.T)
+        out.append(kl_p / flow.kl_forward())
+    return {"d": d, "ratios": out}
+
+
+def _sine_case(d, gamma, n_blocks, delta, cfg, rng) -> dict:
+    """Nonlinear Lipschitz perturbation; W2 by POT exact OT with its sample-size floor."""
+    m0, s0 = _data(d, rng)
+    flow = build_flow(m0, s0, gammas=np.full(n_blocks, gamma))
+    dirs = [(rng.standard_normal(d), rng.standard_normal(d)) for _ in range(n_blocks)]
+    dirs = [(a / np.linalg.norm(a), v / np.linalg.norm(v)) for a, v in dirs]
+    inv = [t.inverse() for t in flow.blocks]
+    om = cfg.sine_omega
+
+    def s_n(n, y):  # S_n = T_n^{-1} + δ sin(ω⟨a,y⟩) v
+        a, v = dirs[n - 1]
+        return inv[n - 1](y) + delta * np.sin(om * (y @ a))[:, None] * v[None, :]
+
+    n_mc = cfg.mc_samples
+    lsq = np.linalg.cholesky(s0)
+    x = m0 + rng.standard_normal((n_mc, d)) @ lsq.T
+    x2 = m0 + rng.standard_normal((n_mc, d)) @ lsq.T
+    # δ_n on samples of ρ_{n−1}; Lip(S_{<n}) ≤ Π_k (‖A_k^{-1}‖ + δω)
+    z, dn, lip_pref, lips = x.copy(), [], 1.0, []
+    for n, t in enumerate(flow.blocks, 1):
+        y = t(z)
+        dn.append(float(np.sqrt(np.mean(np.sum((s_n(n, y) - z) ** 2, axis=1)))))
+        lips.append(lip_pref)
+        lip_pref *= inv[n - 1].lipschitz() + delta * om
+        z = y
+    for n in range(n_blocks, 0, -1):
+        z = s_n(n, z)
+    l2 = float(np.sqrt(np.mean(np.sum((z - x) ** 2, axis=1))))  # coupling (x, U x): ≥ W2
+    a = np.full(n_mc, 1.0 / n_mc)
+    # W2 between independent samples of P and of U_#P (fresh x2 through U)
+    z2 = x2.copy()
+    for t in flow.blocks:
+        z2 = t(z2)
+    for n in range(n_blocks, 0, -1):
+        z2 = s_n(n, z2)
+    w2_hat = float(np.sqrt(ot.emd2(a, a, ot.dist(x, z2), numItermax=10**7)))
+    x3 = m0 + rng.standard_normal((n_mc, d)) @ lsq.T
+    floor = float(np.sqrt(ot.emd2(a, a, ot.dist(x, x3), numItermax=10**7)))
+    return {"d": d, "gamma": gamma, "N": n_blocks, "delta": delta, "w2_emd": w2_hat,
+            "w2_floor": floor, "l2_mc": l2,
+            "telescoping": bounds.inversion_telescoping(np.array(lips), np.array(dn))}
+
+
+def run(cfg: Config) -> dict:
+    rng = np.random.default_rng(cfg.seed)
+    grid = list(itertools.product(cfg.dims, cfg.gammas, cfg.n_blocks, cfg.kinds, cfg.deltas))
+    # data and perturbation directions depend on (d, γ, N, kind) only, so curves vary δ alone
+    cases = [_affine_case(*g, np.random.default_rng(
+        [cfg.seed, g[0], int(round(1e3 * g[1])), g[2], cfg.kinds.index(g[3])]))
+        for g in progress(grid, "affine inverses")]
+    proj = [_projection_case(d, rng) for d in cfg.dims]
+    sine_grid = list(itertools.product(cfg.dims[:1], cfg.gammas[:1], cfg.n_blocks[-2:],
+                                       cfg.mc_deltas))
+    sine = [_sine_case(*g, cfg, rng) for g in progress(sine_grid, "nonlinear inverses (OT)")]
+    return {
+        "cases": cases,
+        "worst_w2_over_l2": max(c["w2"] / c["l2"] for c in cases),
+        "worst_l2_over_telescoping": max(c["l2"] / c["telescoping"] for c in cases),
+        "max_kl_rel_diff_invertible": max(c["kl_rel_diff"] for c in cases),
+        "max_kl_ratio_projection": max(max(p["ratios"]) for p in proj),
+        "projection": proj,
+        "sine": sine,
+        "worst_sine_l2_over_telescoping": max(s["l2_mc"] / s["telescoping"] for s in sine),
+        "max_lip": max(c["lip_max"] for c in cases),
+        "mc_samples": cfg.mc_samples,
+    }
+
+
+def checks(r: dict) -> list[Check]:
+    cases = r["cases"]
+    g = (f"{len(cases)} flows: d ∈ {sorted({c['d'] for c in cases})}, γ ∈ "
+         f"{sorted({c['gamma'] for c in cases})}, N ∈ {sorted({c['N'] for c in cases})}, "
+         f"δ ∈ [{min(c['delta'] for c in cases):g}, {max(c['delta'] for c in cases):g}], "
+         "shift and matrix perturbations")
+    sine = r["sine"]
+    return [
+        ratio_check("C11", "W2(P,(S∘T)_#P) ≤ ‖S∘T − Id‖_{L²(P)}", g, r["worst_w2_over_l2"],
+                    "worst_w2_over_l2", detail="all exact (Gaussian W2, affine L² norms); "
+                                               "equality when S∘T − Id is a translation"),
+        ratio_check("C11", "‖S∘T − Id‖_{L²(P)} ≤ Σ_n Lip(S_1∘…∘S_{n−1}) δ_n", g,
+                    r["worst_l2_over_telescoping"], "worst_l2_over_telescoping",
+                    detail=f"Lipschitz constants up to {r['max_lip']:.3g}: the inverses expand"),
+        ratio_check("C11", "nonlinear S_n = T_n^{-1} + δ sin(ω⟨a,·⟩)v: ‖S∘T − Id‖ ≤ telescoping "
+                    "bound (Monte Carlo)", f"{len(sine)} cases (N, δ), {r['mc_samples']} samples", r["worst_sine_l2_over_telescoping"],
+                    "worst_sine_l2_over_telescoping", slack=0.0,
+                    detail="δ_n and the L² norm on the same samples (the inequality holds "
+                           "sample-wise); W2 by ot.emd2 is reported in the figure with its "
+                           "sample-size floor"),
+        Check("C9", "KL(S_#ρ_N‖S_#q) = KL(ρ_N‖q) for invertible affine S", g,
+              r["max_kl_rel_diff_invertible"], 1e-9, r["max_kl_rel_diff_invertible"] <= 1e-9,
+              "max_kl_rel_diff_invertible", "equality", "max relative difference"),
+        ratio_check("C9", "KL(Π_#ρ_N‖Π_#q) ≤ KL(ρ_N‖q) for projections Π (not invertible)",
+                    "projections on k = 1..d−1 coordinates after 3 blocks",
+                    r["max_kl_ratio_projection"], "max_kl_ratio_projection",
+                    detail="data processing"),
+    ]
+
+
+def plot(r: dict, path) -> None:
+    fig, ax = new_figure(1, 3, height=3.4)
+    cases = r["cases"]
+    d0, g0 = cases[0]["d"], cases[0]["gamma"]
+    ns = sorted({c["N"] for c in cases})
+    nmax = ns[-1]
+    sel = [c for c in cases if c["d"] == d0 and c["gamma"] == g0 and c["kind"] == "shift"
+           and c["N"] == nmax]
+    sel.sort(key=lambda c: c["delta"])
+    de = [c["delta"] for c in sel]
+    ax[0, 0].loglog(de, [c["w2"] for c in sel], "o-", label="W2(P,(S∘T)_#P) exact")
+    ax[0, 0].loglog(de, [c["l2"] for c in sel], "s--", mfc="none", label="‖S∘T − Id‖_{L²(P)}")
+    ax[0, 0].loglog(de, [c["telescoping"] for c in sel], "k-", label="Σ Lip(S_<n) δ_n (bound)")
+    ax[0, 0].loglog(de, [c["delta"] * nmax for c in sel], ":", color="gray",
+                    label="N·δ (no amplification)")
+    ax[0, 0].set(xlabel="per-block inversion error δ", ylabel="W2 / L² error",
+                 title=f"C11 vs δ (d={d0}, γ={g0}, N={nmax}, shift)")
+    ax[0, 0].legend()
+    delta_mid = sorted({c["delta"] for c in cases})[len({c["delta"] for c in cases}) // 2]
+    for kind, mk in (("shift", "o"), ("matrix", "s")):
+        sel = sorted([c for c in cases if c["d"] == d0 and c["gamma"] == g0 and c["kind"] == kind
+                      and c["delta"] == delta_mid], key=lambda c: c["N"])
+        ax[0, 1].semilogy([c["N"] for c in sel], [c["w2"] / delta_mid for c in sel], mk + "-",
+                          label=f"{kind}: W2/δ")
+        ax[0, 1].semilogy([c["N"] for c in sel], [c["telescoping"] / delta_mid for c in sel],
+                          mk + ":", color="k", mfc="none", label=f"{kind}: bound/δ")
+    ax[0, 1].semilogy(ns, ns, "-", color="gray", lw=0.8, label="N (sum of δ's)")
+    ax[0, 1].set(xlabel="number of blocks N", ylabel="error / δ",
+                 title=f"C11 vs N at δ={delta_mid:g}: inverse maps expand")
+    ax[0, 1].legend(fontsize=6.5)
+    sine = r["sine"]
+    x = np.arange(len(sine))
+    ax[0, 2].semilogy(x, [s["w2_emd"] for s in sine], "o", label="W2 by ot.emd2 (samples)")
+    ax[0, 2].semilogy(x, [s["w2_floor"] for s in sine], "_", ms=14, color="gray",
+                      label="sample-size floor (two P samples)")
+    ax[0, 2].semilogy(x, [s["l2_mc"] for s in sine], "s", mfc="none", label="‖S∘T − Id‖ (MC)")
+    ax[0, 2].semilogy(x, [s["telescoping"] for s in sine], "k_", ms=14, mew=2,
+                      label="telescoping bound")
+    ax[0, 2].set_xticks(x, [f"N={s['N']}\nδ={s['delta']:g}" for s in sine], fontsize=6.5)
+    ax[0, 2].set(ylabel="W2 / L² error", title="C11, nonlinear inverse errors (Monte Carlo)")
+    ax[0, 2].legend(fontsize=6.5)
+    save(fig, path)
