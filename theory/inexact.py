@@ -438,7 +438,10 @@ class InexactTrajectory:
 
 
 def _per_step(x: float | ArrayLike, n: int, name: str) -> Array:
-    a = np.asarray(x, dtype=np.float64)
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a number or an array of numbers, got {x!r}") from exc
     a = np.full(n, float(a)) if a.ndim == 0 else a
     if a.shape != (n,):
         raise ValueError(f"{name} must be a scalar or have length n_steps={n}, got {a.shape}")

@@ -1,0 +1,350 @@
+"""Inexact Gaussian JKO steps with a prescribed residual ε: one-step, multi-step, gap, EVI, KL bounds.
+
+Claims C3, C4, C5 (inexact), C6, C19 (theory.md P1, T1, T2; numerics.md §2.2-§2.3).
+
+Each trajectory takes N steps of :func:`theory.inexact.inexact_step` (kinds ``mean`` = worst-case
+mean shift along the slowest direction, ``mean_random``, ``map``, ``map_random``, ``mixed``) and
+every inequality is tested at every step with the *achieved* residual ε_n (``foc_residual``):
+
+- C3  W_{n+1} ≤ (W_n + γε_{n+1})/(1+γλ)                          (bounds.w2_one_step)
+- C4  W_n ≤ (1+γλ)^{-n}W_0 + (ε/λ)(1-(1+γλ)^{-n}), ε = max_{k≤n} ε_k  (bounds.w2_multi_step)
+- C5  KL(ρ_{n+1}‖q) ≤ (W_n + γε)²/(2γ(2+γλ))                      (bounds.gap_one_step)
+- C6  P1 with a random Gaussian test measure ν per step, written with non-negative terms only:
+      KL(ρ_{n+1}‖q) + [(1+γλ)W²(ρ_{n+1},ν) + W²(ρ_n,ρ_{n+1})]/(2γ)
+          ≤ KL(ν‖q) + W²(ρ_n,ν)/(2γ) + ε W(ρ_{n+1},ν);  the ratio LHS/RHS ≤ 1 is P1
+      (the same as LHS − RHS of bounds.evi_rhs ≤ 0).
+- C19 a posteriori KL(ρ_{n+1}‖q) ≤ (ε + W(ρ_n,ρ_{n+1})/γ)²/(2λ)  (bounds.a_posteriori_kl), and the
+      stationary value KL_N/(ε²/(2λ)) ≤ 1 from runs started at q with N such that
+      (1+γλ)^{-N} ≤ 1e-12 (bounds.stationary_kl); the mean-shift family attains ≈ 1.
+
+Numerical floor. W2, KL and ε are evaluated with absolute errors ~1e-15·s, s the size of the
+numbers involved (means, √tr Σ, 1/γ). A ratio measured/bound is only meaningful to the 1e-9 slack
+when the bound is ≥ ``floor_abs`` = 1e-6 × (1 + |m_0 − b| + √tr Σ_0 + √tr C) (this makes the
+worst evaluation error ≲ 1e-9 of the bound); steps below it are excluded and counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from experiments._api import Check, ratio_check
+from experiments._plotting import new_figure, save
+from experiments._progress import progress
+from theory import bounds, gaussian
+from theory.inexact import KINDS, inexact_trajectory
+
+CLAIMS = ("C3", "C4", "C5", "C6", "C19")
+TITLE = "Inexact Gaussian JKO (prescribed residual ε): one/multi-step W2, gap, inexact EVI, KL"
+
+TARGETS = ("standard", "aniso1e2", "aniso1e4")
+DATA = ("shift", "cond1e4", "singular")
+ROWS = ("C3", "C4", "C5", "C6", "C19_post")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Grid. Each (d, γ, target, data, kind) trajectory uses the ε of the log grid in turn."""
+
+    dims: tuple[int, ...] = (1, 2, 10)
+    gammas: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)
+    targets: tuple[str, ...] = TARGETS
+    data: tuple[str, ...] = DATA
+    kinds: tuple[str, ...] = KINDS
+    eps_grid: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+    n_steps: int = 30
+    floor_rel: float = 1e-6
+    # stationary runs (C19): started at q, (1+γλ)^{-N} <= stat_tol
+    stat_dims: tuple[int, ...] = (2, 10)
+    stat_gammas: tuple[float, ...] = (2.0, 5.0)
+    stat_targets: tuple[str, ...] = ("standard", "aniso1e2")
+    stat_eps: tuple[float, ...] = (1e-5, 1e-3, 1e-1)
+    stat_kinds: tuple[str, ...] = ("mean", "map")
+    stat_tol: float = 1e-12
+    fig_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4)
+    fig_steps: int = 60
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(dims=(2, 10), gammas=(0.5, 2.0), targets=("standard", "aniso1e2"),
+                   data=("cond1e4", "singular"), kinds=("mean", "map_random", "mixed"),
+                   eps_grid=(1e-5, 1e-2), n_steps=20, stat_dims=(2,), stat_gammas=(2.0,),
+                   stat_eps=(1e-4, 1e-1), fig_steps=40)
+
+    @classmethod
+    def full(cls) -> Config:
+        return cls()
+
+
+# ----------------------------------------------------------------------------------------------
+# Cases
+# ----------------------------------------------------------------------------------------------
+
+
+def _rotation(rng: np.random.Generator, d: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def _target(name: str, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(b, C): N(0, I), or N(b, C) with C's eigenvalues log-spaced over the condition number."""
+    if name == "standard":
+        return np.zeros(d), np.eye(d)
+    cond = {"aniso1e2": 1e2, "aniso1e4": 1e4}[name]
+    w = np.logspace(-0.5, 0.5, d) ** (math.log10(cond)) if d > 1 else np.array([cond**0.5])
+    r = _rotation(rng, d)
+    return rng.normal(0.0, 1.0, d), (r * w) @ r.T
+
+
+def _data(name: str, d: int, b: np.ndarray, rng: np.random.Generator):
+    """(m_0, Σ_0): a shifted isotropic law, a cond-1e4 one, or a singular one (rank ⌊d/2⌋; d=1: Dirac)."""
+    m0 = b + rng.normal(0.0, 3.0, d)
+    if name == "shift":
+        return m0, np.eye(d) * rng.uniform(0.5, 2.0)
+    r = _rotation(rng, d)
+    if name == "cond1e4":
+        w = np.logspace(-2, 2, d) if d > 1 else np.array([1e2])
+        return m0, (r * w) @ r.T
+    k = max(d // 2, 1) if d > 1 else 0  # rank; d = 1: a Dirac mass
+    w = np.zeros(d)
+    w[d - k:] = rng.uniform(0.5, 4.0, k)
+    return m0, (r * w) @ r.T
+
+
+def _random_nu(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, scale: float):
+    """A random Gaussian test measure: near ρ_{n+1} (half the draws) or a broad random one."""
+    d = mean.shape[0]
+    r = _rotation(rng, d)
+    if rng.random() < 0.5:
+        h = 10.0 ** rng.uniform(-4, -1)
+        w = np.exp(rng.normal(0.0, h, d))
+        s = np.linalg.cholesky(cov)
+        return mean + h * scale * rng.standard_normal(d) / math.sqrt(d), s @ (r * w) @ r.T @ s.T
+    w = 10.0 ** rng.uniform(-1.5, 1.5, d)
+    return mean + scale * rng.standard_normal(d), (r * w) @ r.T
+
+
+# ----------------------------------------------------------------------------------------------
+# Run
+# ----------------------------------------------------------------------------------------------
+
+
+def _one_case(d, gamma, tname, dname, kind, eps, n_steps, floor_rel, rng):
+    b, c = _target(tname, d, rng)
+    lam = gaussian.convexity_modulus(c)
+    m0, s0 = _data(dname, d, b, rng)
+    tr = inexact_trajectory(m0, s0, gamma=gamma, eps=eps, n_steps=n_steps, kind=kind,
+                            seed=int(rng.integers(2**31)), target_mean=b, target_cov=c)
+    scale = 1.0 + float(np.linalg.norm(m0 - b)) + math.sqrt(np.trace(s0)) + math.sqrt(np.trace(c))
+    floor = floor_rel * scale
+    w = np.array([gaussian.w2(tr.means[k], tr.covs[k], b, c) for k in range(n_steps + 1)])
+    klv = np.array([gaussian.kl(tr.means[k], tr.covs[k], b, c) for k in range(1, n_steps + 1)])
+    wstep = np.array([gaussian.w2(tr.means[k], tr.covs[k], tr.means[k + 1], tr.covs[k + 1])
+                      for k in range(n_steps)])
+    ea = tr.eps_achieved
+    emax = np.maximum.accumulate(ea)
+    n = np.arange(1, n_steps + 1)
+    bnd = {
+        "C3": bounds.w2_one_step(w[:-1], gamma, lam, ea),
+        "C4": bounds.w2_multi_step(n, gamma, lam, w[0], emax),
+        "C5": bounds.gap_one_step(w[:-1], gamma, lam, ea),
+        "C19_post": bounds.a_posteriori_kl(ea, wstep, gamma, lam),
+    }
+    meas = {"C3": w[1:], "C4": w[1:], "C5": klv, "C19_post": klv}
+    # KL bounds: the KL floor is floor² (KL ~ W² near q).
+    fl = {"C3": floor, "C4": floor, "C5": floor**2, "C19_post": floor**2}
+    out = {}
+    for key in bnd:
+        ok = bnd[key] >= fl[key]
+        ratio = meas[key][ok] / bnd[key][ok]
+        # below the floor: the excess over the bound in units of the floor (≤ 0 is a pass)
+        below = float(np.max((meas[key][~ok] - bnd[key][~ok]) / fl[key])) if (~ok).any() else -1.0
+        out[key] = (float(ratio.max()) if ratio.size else float("nan"), int((~ok).sum()), below)
+    # C6: one random test measure per step.
+    lhs, rhs = np.empty(n_steps), np.empty(n_steps)
+    for k in range(n_steps):
+        mn, cn = _random_nu(rng, tr.means[k + 1], tr.covs[k + 1], 1.0 + w[k + 1])
+        a = gaussian.w2(tr.means[k], tr.covs[k], mn, cn)
+        bb = gaussian.w2(tr.means[k + 1], tr.covs[k + 1], mn, cn)
+        lhs[k] = klv[k] + ((1 + gamma * lam) * bb**2 + wstep[k] ** 2) / (2 * gamma)
+        rhs[k] = gaussian.kl(mn, cn, b, c) + a**2 / (2 * gamma) + ea[k] * bb
+    ok = rhs >= floor**2
+    r6 = lhs[ok] / rhs[ok]
+    below = float(np.max((lhs[~ok] - rhs[~ok]) / floor**2)) if (~ok).any() else -1.0
+    out["C6"] = (float(r6.max()) if r6.size else float("nan"), int((~ok).sum()), below)
+    rel_eps = float(np.max(np.abs(ea - tr.eps_requested) / tr.eps_requested))
+    return out, rel_eps, lam
+
+
+def _stationary(cfg: Config, rng: np.random.Generator) -> list[dict]:
+    rows = []
+    cases = list(itertools.product(cfg.stat_dims, cfg.stat_targets, cfg.stat_gammas,
+                                   cfg.stat_eps, cfg.stat_kinds))
+    for d, tname, gamma, eps, kind in progress(cases, "C19 stationary"):
+        b, c = _target(tname, d, rng)
+        lam = gaussian.convexity_modulus(c)
+        n = math.ceil(math.log(1.0 / cfg.stat_tol) / math.log1p(gamma * lam))
+        tr = inexact_trajectory(b, c, gamma=gamma, eps=eps, n_steps=n, kind=kind,
+                                target_mean=b, target_cov=c)
+        e = float(tr.eps_achieved[-1])
+        kl_n = gaussian.kl(tr.means[-1], tr.covs[-1], b, c)
+        rows.append(dict(d=d, target=tname, gamma=gamma, eps=eps, kind=kind, lam=lam, n=n,
+                         kl=kl_n, ratio=kl_n / float(bounds.stationary_kl(e, lam)),
+                         kl_over_eps2=kl_n / eps**2))
+    return rows
+
+
+def _figure_runs(cfg: Config) -> dict:
+    """Mean-shift worst case, d = 2, q = N(0, I), γ = 0.5, ρ_0 of numerics §2.4."""
+    m0, s0 = np.array([3.0, -2.0]), np.array([[4.0, 1.5], [1.5, 1.0]])
+    gamma, lam = 0.5, 1.0
+    out = {"gamma": gamma, "lam": lam, "eps": list(cfg.fig_eps), "w": [], "bound": []}
+    n = np.arange(cfg.fig_steps + 1)
+    for eps in cfg.fig_eps:
+        tr = inexact_trajectory(m0, s0, gamma=gamma, eps=eps, n_steps=cfg.fig_steps, kind="mean")
+        out["w"].append([gaussian.w2(tr.means[k], tr.covs[k]) for k in n])
+        w0 = out["w"][-1][0]
+        out["bound"].append(bounds.w2_multi_step(n, gamma, lam, w0, float(tr.eps_achieved.max()))
+                            .tolist())
+    out["w0"] = out["w"][0][0]
+    return out
+
+
+def run(cfg: Config) -> dict:
+    rng = np.random.default_rng(cfg.seed)
+    cases = list(itertools.product(cfg.dims, cfg.gammas, cfg.targets, cfg.data, cfg.kinds))
+    worst = {k: -math.inf for k in ROWS}
+    worst_case: dict[str, dict] = {}
+    excluded = {k: 0 for k in ROWS}
+    below_floor = {k: -1.0 for k in ROWS}
+    per_kind = {kind: {k: -math.inf for k in ROWS} for kind in cfg.kinds}
+    rel_eps_max = 0.0
+    for i, (d, gamma, tname, dname, kind) in enumerate(progress(cases, "gaussian_inexact")):
+        eps = cfg.eps_grid[i % len(cfg.eps_grid)]
+        out, rel_eps, lam = _one_case(d, gamma, tname, dname, kind, eps, cfg.n_steps,
+                                      cfg.floor_rel, rng)
+        rel_eps_max = max(rel_eps_max, rel_eps)
+        for k, (val, nex, below) in out.items():
+            excluded[k] += nex
+            below_floor[k] = max(below_floor[k], below)
+            if not math.isnan(val):
+                per_kind[kind][k] = max(per_kind[kind][k], val)
+                if val > worst[k]:
+                    worst[k] = val
+                    worst_case[k] = dict(d=d, gamma=gamma, target=tname, data=dname, kind=kind,
+                                         eps=eps, lam=lam)
+    stat = _stationary(cfg, rng)
+    mean_stat = [r["ratio"] for r in stat if r["kind"] == "mean"]
+    return {
+        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+        "n_trajectories": len(cases),
+        "n_steps_total": len(cases) * cfg.n_steps,
+        "worst_ratio": worst,
+        "worst_case": worst_case,
+        "worst_ratio_by_kind": per_kind,
+        "n_excluded": excluded,
+        "excluded_max_excess_over_floor": below_floor,
+        "floor_rel": cfg.floor_rel,
+        "eps_rel_error_max": rel_eps_max,
+        "stationary": stat,
+        "stationary_worst": max(r["ratio"] for r in stat),
+        "stationary_mean_min": min(mean_stat) if mean_stat else float("nan"),
+        "stationary_mean_max": max(mean_stat) if mean_stat else float("nan"),
+        "figure": _figure_runs(cfg),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Plot and checks
+# ----------------------------------------------------------------------------------------------
+
+
+def plot(r: dict, path) -> None:
+    fig, ax = new_figure(1, 3, height=3.4)
+    f = r["figure"]
+    a = ax[0, 0]
+    for i, eps in enumerate(f["eps"]):
+        col = f"C{i}"
+        n = np.arange(len(f["w"][i]))
+        a.semilogy(n, f["w"][i], "o", ms=2.5, color=col, label=f"measured, ε={eps:g}")
+        a.semilogy(n, f["bound"][i], "-", lw=1, color=col, alpha=0.8)
+        a.axhline(eps / f["lam"], ls=":", lw=1, color=col)
+    n = np.arange(len(f["w"][0]))
+    a.semilogy(n, f["w0"] * (1 + f["gamma"] * f["lam"]) ** (-n.astype(float)), "k--", lw=0.8,
+               label="(1+γλ)^{-n} W_0 (exact phase)")
+    a.set(xlabel="step n", ylabel="W2(ρ_n, q)",
+          title=f"C4: mean-shift worst case, d=2, q=N(0,I), γ={f['gamma']}\n"
+                "lines: bound (C4); dotted: floor ε/λ")
+    a.legend(loc="lower left")
+
+    a = ax[0, 1]
+    kinds = list(r["worst_ratio_by_kind"])
+    x = np.arange(len(ROWS))
+    for j, kind in enumerate(kinds):
+        vals = [r["worst_ratio_by_kind"][kind][k] for k in ROWS]
+        a.plot(x + 0.12 * (j - len(kinds) / 2), vals, "o", ms=4, label=kind)
+    a.plot(len(ROWS), r["stationary_worst"], "k*", ms=7, label="C19 stationary (all)")
+    a.axhline(1.0, color="k", lw=1)
+    a.set_xticks(list(x) + [len(ROWS)], ["C3", "C4", "C5", "C6", "C19\npost.", "C19\nstat."])
+    a.set(ylabel="worst measured / bound", ylim=(0, 1.1),
+          title=f"worst ratio per claim and kind\n{r['n_trajectories']} trajectories, "
+                f"{r['n_steps_total']} steps")
+    a.legend(loc="lower left", ncol=2)
+
+    a = ax[0, 2]
+    st = r["stationary"]
+    for j, kind in enumerate(sorted({s["kind"] for s in st})):
+        e = [s["eps"] for s in st if s["kind"] == kind]
+        v = [s["kl"] / (s["eps"] ** 2 / (2 * s["lam"])) for s in st if s["kind"] == kind]
+        a.semilogx(e, v, "o" if kind == "mean" else "s", ms=4, mfc="none" if j else None,
+                   label=f"{kind}")
+    a.axhline(1.0, color="k", lw=1, label="LSI bound ε²/(2λ)")
+    a.set(xlabel="ε (residual per step)", ylabel="KL_N / (ε²/(2λ))", ylim=(0, 1.1),
+          title="C19: stationary KL, runs started at q\n(1+γλ)^{-N} ≤ 1e-12")
+    a.legend(loc="lower left")
+    save(fig, path)
+
+
+def _grid(r: dict) -> str:
+    c = r["config"]
+    return (f"d∈{tuple(c['dims'])}, γ∈{tuple(c['gammas'])}, q∈{tuple(c['targets'])}, "
+            f"ρ_0∈{tuple(c['data'])}, kinds {tuple(c['kinds'])}, ε∈[{min(c['eps_grid']):g},"
+            f"{max(c['eps_grid']):g}], {c['n_steps']} steps")
+
+
+def checks(r: dict) -> list[Check]:
+    w, g, wc, ex = r["worst_ratio"], _grid(r), r["worst_case"], r["n_excluded"]
+
+    def det(k: str) -> str:
+        c = wc.get(k, {})
+        return (f"worst: {c.get('kind')}, d={c.get('d')}, γ={c.get('gamma')}, {c.get('target')}, "
+                f"{c.get('data')}, ε={c.get('eps')}; {ex[k]} steps below the float floor "
+                f"({r['floor_rel']:g}·scale) excluded (there max (measured−bound)/floor = "
+                f"{r['excluded_max_excess_over_floor'][k]:.2g})")
+
+    stat_grid = (f"d∈{tuple(r['config']['stat_dims'])}, γ∈{tuple(r['config']['stat_gammas'])}, "
+                 f"q∈{tuple(r['config']['stat_targets'])}, ε∈{tuple(r['config']['stat_eps'])}, "
+                 f"kinds {tuple(r['config']['stat_kinds'])}, from q, (1+γλ)^-N ≤ "
+                 f"{r['config']['stat_tol']:g}")
+    return [
+        ratio_check("C3", "W_{n+1} ≤ (W_n + γε)/(1+γλ)", g, w["C3"], "worst_ratio.C3",
+                    detail=det("C3")),
+        ratio_check("C4", "W_n ≤ (1+γλ)^-n W_0 + (ε/λ)(1-(1+γλ)^-n), ε = max_k ε_k", g, w["C4"],
+                    "worst_ratio.C4", detail=det("C4")),
+        ratio_check("C5", "KL(ρ_{n+1}‖q) ≤ (W_n+γε)²/(2γ(2+γλ))", g, w["C5"], "worst_ratio.C5",
+                    detail=det("C5")),
+        ratio_check("C6", "P1: KL(ρ_{n+1})+[(1+γλ)W²(ρ_{n+1},ν)+W²(ρ_n,ρ_{n+1})]/(2γ) ≤ "
+                    "KL(ν)+W²(ρ_n,ν)/(2γ)+εW(ρ_{n+1},ν)", g + ", one random Gaussian ν per step",
+                    w["C6"], "worst_ratio.C6", detail=det("C6")),
+        ratio_check("C19", "KL(ρ_N‖q) ≤ (ε + W2(ρ_{N-1},ρ_N)/γ)²/(2λ) (a posteriori)", g,
+                    w["C19_post"], "worst_ratio.C19_post", detail=det("C19_post")),
+        ratio_check("C19", "stationary KL_∞ ≤ ε²/(2λ)", stat_grid, r["stationary_worst"],
+                    "stationary_worst",
+                    detail=f"mean-shift family attains KL_N/(ε²/(2λ)) = 1 − δ, δ ∈ "
+                           f"[{1 - r['stationary_mean_max']:.2g}, "
+                           f"{1 - r['stationary_mean_min']:.2g}] (transient (1+γλ)^-N)"),
+    ]
