@@ -1,0 +1,242 @@
+r"""Data laws for the neural JKO flow: samplers, with an exact log-density where one exists.
+
+Every law has ``sample(n, rng) -> (n, d) float64 ndarray`` and ``has_density``; laws with a density
+also have ``log_prob(x: torch.Tensor) -> (n,) tensor`` (differentiable, so the exact score
+:math:`\nabla\log p` comes from autograd, numerics.md §6.5). Claims C8-C13.
+
+- :class:`Gaussian`, :class:`GaussianMixture` (exact density);
+- :func:`ring_mixture` (a 2-D mixture toy with exact density);
+- :class:`Toy2D` (two moons, checkerboard, rose curve: drawn procedurally, no density -> NLL);
+- :class:`Circle`, :class:`Segment` (data without density) and :func:`ou_smooth` of a finite
+  atom set, whose smoothed law :math:`\mathrm{Law}(e^{-\delta}X+\sqrt{1-e^{-2\delta}}Z)` is an exact
+  Gaussian mixture (numerics.md §2.5, theory.md R6).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from theory.spd import as_matrix, as_vector, check_positive_scalar, spectrum
+
+__all__ = ["Gaussian", "GaussianMixture", "ring_mixture", "Toy2D", "Circle", "Segment",
+           "ou_smooth", "std_normal_log_prob", "TOYS"]
+
+TOYS = ("moons", "checkerboard", "rose")
+
+
+def _check_n(n: int) -> int:
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    return int(n)
+
+
+def std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    r""":math:`\log\mathcal N(z;0,I) = -|z|^2/2 - (d/2)\log 2\pi` per row of ``z`` (n, d)."""
+    d = z.shape[1]
+    return -0.5 * (z * z).sum(dim=1) - 0.5 * d * math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """N(mean, cov) with an exact density (cov must be positive definite)."""
+
+    mean: NDArray[np.float64]
+    cov: NDArray[np.float64]
+    has_density: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        c = as_matrix(self.cov, "cov")
+        m = as_vector(self.mean, "mean", c.shape[0])
+        spectrum(c, "cov").require_definite("cov")
+        object.__setattr__(self, "mean", m)
+        object.__setattr__(self, "cov", c)
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return int(self.mean.shape[0])
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Return (n, d) samples."""
+        n = _check_n(n)
+        chol = np.linalg.cholesky(self.cov)
+        return self.mean + rng.standard_normal((n, self.d)) @ chol.T
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log-density at the rows of x (float64 recommended)."""
+        m = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device)
+        prec = torch.as_tensor(np.linalg.inv(self.cov), dtype=x.dtype, device=x.device)
+        logdet = float(np.linalg.slogdet(self.cov)[1])
+        r = x - m
+        return (-0.5 * ((r @ prec) * r).sum(dim=1) - 0.5 * logdet
+                - 0.5 * self.d * math.log(2.0 * math.pi))
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    r"""Mixture :math:`\sum_k w_k\mathcal N(\mu_k, s_k^2 I)` (isotropic components; exact density)."""
+
+    means: NDArray[np.float64]
+    stds: NDArray[np.float64]
+    weights: NDArray[np.float64]
+    has_density: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        mu = np.asarray(self.means, dtype=np.float64)
+        if mu.ndim != 2 or not np.all(np.isfinite(mu)):
+            raise ValueError(f"means must be a finite (K, d) array, got shape {mu.shape}")
+        k = mu.shape[0]
+        s = np.broadcast_to(np.asarray(self.stds, dtype=np.float64), (k,)).copy()
+        if not np.all(np.isfinite(s)) or np.any(s <= 0):
+            raise ValueError("stds must be finite and > 0")
+        w = np.broadcast_to(np.asarray(self.weights, dtype=np.float64), (k,)).copy()
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("weights must be finite, >= 0, with a positive sum")
+        object.__setattr__(self, "means", mu)
+        object.__setattr__(self, "stds", s)
+        object.__setattr__(self, "weights", w / w.sum())
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return int(self.means.shape[1])
+
+    def second_moment(self) -> float:
+        r""":math:`M_2 = \sum_k w_k(|\mu_k|^2 + d s_k^2)`."""
+        return float(self.weights @ ((self.means**2).sum(1) + self.d * self.stds**2))
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Return (n, d) samples."""
+        n = _check_n(n)
+        idx = rng.choice(len(self.weights), size=n, p=self.weights)
+        return self.means[idx] + self.stds[idx, None] * rng.standard_normal((n, self.d))
+
+    def log_prob(self, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Exact log-density (logsumexp over components, chunked over components)."""
+        mu = torch.as_tensor(self.means, dtype=x.dtype, device=x.device)
+        s2 = torch.as_tensor(self.stds**2, dtype=x.dtype, device=x.device)
+        logw = torch.as_tensor(np.log(self.weights), dtype=x.dtype, device=x.device)
+        parts = []
+        for a in range(0, mu.shape[0], chunk):
+            m, v, lw = mu[a:a + chunk], s2[a:a + chunk], logw[a:a + chunk]
+            sq = (x * x).sum(1, keepdim=True) - 2.0 * x @ m.T + (m * m).sum(1)[None, :]
+            sq = sq.clamp_min(0.0)
+            parts.append(lw[None, :] - 0.5 * sq / v[None, :]
+                         - 0.5 * self.d * torch.log(2.0 * math.pi * v)[None, :])
+        return torch.logsumexp(torch.cat(parts, dim=1), dim=1)
+
+
+def ring_mixture(k: int = 8, radius: float = 3.0, std: float = 0.5) -> GaussianMixture:
+    """2-D mixture of ``k`` equal Gaussians (std ``std``) centred on a circle of ``radius``."""
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    radius = check_positive_scalar(radius, "radius")
+    a = 2.0 * np.pi * np.arange(k) / k
+    return GaussianMixture(radius * np.stack([np.cos(a), np.sin(a)], 1), std, np.ones(k))
+
+
+@dataclass(frozen=True)
+class Toy2D:
+    """Procedural 2-D toys without a known density (NLL only): moons, checkerboard, rose."""
+
+    name: str
+    noise: float = 0.05
+    has_density: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        if self.name not in TOYS:
+            raise ValueError(f"name must be one of {TOYS}, got {self.name!r}")
+        if not (np.isfinite(self.noise) and self.noise >= 0):
+            raise ValueError(f"noise must be finite and >= 0, got {self.noise!r}")
+
+    d = 2
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Return (n, 2) samples, scaled to roughly unit-to-3 spread around the origin."""
+        n = _check_n(n)
+        if self.name == "moons":
+            t = np.pi * rng.random(n)
+            up = rng.random(n) < 0.5
+            x = np.where(up, np.cos(t), 1.0 - np.cos(t))
+            y = np.where(up, np.sin(t), 0.5 - np.sin(t))
+            pts = 2.0 * (np.stack([x, y], 1) - np.array([0.5, 0.25]))
+        elif self.name == "checkerboard":
+            x1 = rng.random(n) * 4.0 - 2.0
+            x2 = rng.random(n) - rng.integers(0, 2, n) * 2.0
+            x2 = x2 + (np.floor(x1) % 2)
+            pts = 1.5 * np.stack([x1, x2], 1)
+        else:  # rose curve r = cos(2θ) -> four petals, scaled to radius 3
+            th = 2.0 * np.pi * rng.random(n)
+            r = 3.0 * np.cos(2.0 * th)
+            pts = np.stack([r * np.cos(th), r * np.sin(th)], 1)
+        return pts + self.noise * rng.standard_normal((n, 2))
+
+
+@dataclass(frozen=True)
+class Circle:
+    """Uniform law on the circle of ``radius`` in R^2 (no density: the paper's R6 case)."""
+
+    radius: float = 2.0
+    has_density: bool = field(default=False, init=False)
+    d = 2
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Return (n, 2) samples."""
+        a = 2.0 * np.pi * rng.random(_check_n(n))
+        return self.radius * np.stack([np.cos(a), np.sin(a)], 1)
+
+    def atoms(self, m: int) -> NDArray[np.float64]:
+        """``m`` equally spaced points (a finite atom set approximating the circle)."""
+        a = 2.0 * np.pi * (np.arange(_check_n(m)) + 0.5) / m
+        return self.radius * np.stack([np.cos(a), np.sin(a)], 1)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Uniform law on the segment [a, b] in R^d (no density)."""
+
+    a: NDArray[np.float64]
+    b: NDArray[np.float64]
+    has_density: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        a = as_vector(self.a, "a")
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", as_vector(self.b, "b", a.shape[0]))
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return int(self.a.shape[0])
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Return (n, d) samples."""
+        u = rng.random((_check_n(n), 1))
+        return self.a + u * (self.b - self.a)
+
+    def atoms(self, m: int) -> NDArray[np.float64]:
+        """``m`` equally spaced points of the segment."""
+        u = (np.arange(_check_n(m)) + 0.5)[:, None] / m
+        return self.a + u * (self.b - self.a)
+
+
+def ou_smooth(atoms: ArrayLike, delta: float, weights: ArrayLike | None = None) -> GaussianMixture:
+    r"""Law of :math:`e^{-\delta}X + \sqrt{1-e^{-2\delta}}Z` for X uniform on (or weighted over) ``atoms``.
+
+    Claim C10 (theory.md R6, numerics.md §2.5): OU smoothing for time δ of a finite atom set is
+    the exact mixture :math:`\sum_i w_i\,\mathcal N(e^{-\delta}x_i, (1-e^{-2\delta})I)`.
+
+    Raises:
+        ValueError: if ``delta <= 0`` or ``atoms`` is not a finite (m, d) array.
+    """
+    x = np.asarray(atoms, dtype=np.float64)
+    if x.ndim != 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"atoms must be a finite (m, d) array, got shape {x.shape}")
+    delta = check_positive_scalar(delta, "delta")
+    w = np.ones(x.shape[0]) if weights is None else weights
+    return GaussianMixture(math.exp(-delta) * x, math.sqrt(-math.expm1(-2.0 * delta)), w)
