@@ -345,13 +345,11 @@ def test_w2_tiny_is_accurate_where_trace_formula_is_not(t):
     assert G.w2(z, np.diag(b), z, np.diag(a)) == pytest.approx(ref, rel=W2_TINY_DIAG_RTOL)
     assert abs(w2_pot(z, np.diag(a), z, np.diag(b)) - ref) > 1e-2 * ref  # trace formula fails
     # Rotated: U diag(a) U^T rounds Σ at 1e-16, moving W2 by ~1e-16 absolute (see tolerances).
-    u = S.rotation(4, 3)
     ca, cb = S.spd_from_eigs(a, 3), S.spd_from_eigs(b, 3)
     if t >= 1e-9:
         assert G.w2(z, ca, z, cb) == pytest.approx(ref, rel=W2_TINY_ROT_RTOL)
     else:
         assert abs(G.w2(z, ca, z, cb) - ref) <= 1e-14 * np.sqrt(a.sum())
-    assert u.shape == (4, 4)
 
 
 @given(c0=S.spd_matrices(d=4), c1=S.spd_matrices(d=4))
