@@ -1,0 +1,312 @@
+"""Forward-backward (Wasserstein proximal-gradient) scheme beside JKO, exactly on Gaussians.
+
+Claim C14 (theory.md R8; numerics.md §1.2). For G = ∫V dρ + ∫ρ log ρ with V = (x−b)ᵀQ(x−b)/2,
+one forward-backward (FB) step is an explicit gradient step on V, x ↦ x − γQ(x − b)
+(:func:`theory.gaussian.potential_step`), then the exact W2-prox of the entropy
+(:func:`theory.gaussian.entropy_prox`). Predictions [D], derived here:
+
+- fixed point: JKO is unbiased (fixed point q) for every γ. FB is unbiased only for
+  γ ≤ 1/λ_max(Q): the forward step multiplies the std along eigenvector i by a_i = |1 − γq_i| (the
+  sign is invisible to the law), and the entropy prox maps a std s to (a s + √(a²s² + 4γ))/2, whose
+  fixed point is s_i*² = γ/(1 − a_i). That is 1/q_i iff γq_i ≤ 1; for 1 < γq_i < 2 the FB fixed
+  point is the *biased* Gaussian N(b, U diag(γ/(2 − γq_i)) Uᵀ) (a finding: the unbiasedness of FB
+  for Gaussian targets needs the step-size restriction γ ≤ 1/L of Salim–Korba–Luise);
+- contraction: the forward map is κ-Lipschitz with κ = max_i |1 − γq_i| and the entropy prox is
+  W2-nonexpansive, so W2(FB(ρ), q*_γ) ≤ κ·W2(ρ, q*_γ) toward the FB fixed point q*_γ; stable iff
+  γ < 2/λ_max(Q), whereas JKO contracts toward q by 1/(1+γλ) for every γ;
+- local rates along Q's eigenvectors: means |1 − γq_i| (JKO 1/(1+γq_i)); standard deviations
+  a_i/(2 − a_i) (= (1 − γq_i)/(1 + γq_i) when γq_i ≤ 1; JKO 1/(1 + 2γq_i)) — linearising the
+  prox map at s_i*;
+- inexact prox (residual ε of the prox objective H + W2²/(2γ), realised as a mean shift γε·u):
+  W2(inexact, exact prox) ≤ γε (1/γ-strong convexity), hence
+  W_n ≤ κⁿW_0 + γε(1 − κⁿ)/(1 − κ): the floor γε/(1−κ) equals JKO's ε/λ when γ ≤ 1/λ_max(Q).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from experiments._api import Check, ratio_check
+from experiments._plotting import new_figure, save
+from experiments._progress import progress
+from theory import bounds, gaussian
+from theory.inexact import inexact_step
+from theory.spd import spectrum
+
+CLAIMS = ("C14",)
+TITLE = "Forward-backward scheme vs JKO: fixed point, contraction, stability limit, inexact steps"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Grid of the experiment."""
+
+    dims: tuple[int, ...] = (2, 10)
+    q_range: tuple[float, float] = (0.5, 2.0)  # eigenvalues of Q = C^{-1}
+    gamma_fracs: tuple[float, ...] = (0.05, 0.2, 0.5, 0.8, 0.95, 0.99)  # γ = frac·2/λmax(Q)
+    n_steps: int = 60
+    eps_grid: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
+    stability_gammas: int = 25
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(dims=(2,), gamma_fracs=(0.2, 0.5, 0.95), n_steps=40, eps_grid=(1e-3, 1e-1),
+                   stability_gammas=12)
+
+    @classmethod
+    def full(cls) -> Config:
+        return cls()
+
+
+def _problem(d: int, cfg: Config, rng: np.random.Generator):
+    q_eigs = np.exp(np.linspace(*np.log(cfg.q_range), d)) if d > 1 else np.array([cfg.q_range[0]])
+    u, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    c = (u / q_eigs) @ u.T
+    b = rng.standard_normal(d)
+    a = rng.standard_normal((d, d))
+    return b, c, q_eigs, u, b + 2.0 * rng.standard_normal(d), a @ a.T / d + 0.3 * np.eye(d)
+
+
+def fb_step(mean, cov, *, gamma, b, c, eps=0.0, u=None):
+    """One FB step; with ``eps > 0`` the prox output mean is shifted by γε·u (residual exactly ε)."""
+    m, s = gaussian.potential_step(mean, cov, gamma=gamma, target_mean=b, target_cov=c)
+    m, s = gaussian.entropy_prox(m, s, gamma=gamma)
+    if eps > 0:
+        m = m + gamma * eps * u
+    return m, s
+
+
+def fb_fixed_point(gamma: float, b, c) -> tuple[np.ndarray, np.ndarray]:
+    """The FB fixed point q*_γ = N(b, U diag(γ/(1 − |1 − γq_i|)) Uᵀ) (q_i eigenvalues of C⁻¹)."""
+    sp = spectrum(c, "c")
+    a = np.abs(1.0 - gamma / sp.w)
+    if np.any(a >= 1.0):
+        raise ValueError(f"gamma={gamma} is beyond the stability limit 2/λmax(Q): no fixed point")
+    return np.asarray(b, float), (sp.u * (gamma / (1.0 - a))) @ sp.u.T
+
+
+def prox_residual(m, s, m1, s1, gamma) -> float:
+    """Residual of the entropy-prox objective at N(m1, s1) from N(m, s) (no potential):
+    ξ(y) = −S₁⁻¹(y − m₁) + (y − T⁻¹y)/γ, ε² = |(m₁−m)/γ|² + ‖(−S₁⁻¹ + (I−B)/γ)S₁^{1/2}‖_F²."""
+    sp = spectrum(s1, "s1")
+    bmap = gaussian.ot_map(s1, s)
+    cs = (np.eye(len(m)) - bmap) / gamma @ sp.sqrt() - sp.inv_sqrt("s1")
+    cv = (np.asarray(m1) - m) / gamma
+    return float(np.sqrt(cv @ cv + np.sum(cs * cs)))
+
+
+def _run_pair(d, frac, cfg, rng) -> dict:
+    b, c, q_eigs, u, m0, s0 = _problem(d, cfg, rng)
+    lam, big = q_eigs.min(), q_eigs.max()
+    gamma = frac * 2.0 / big
+    kappa = max(abs(1 - gamma * lam), abs(1 - gamma * big))
+    bs, cs = fb_fixed_point(gamma, b, c)  # = q iff γ ≤ 1/λmax(Q)
+    m_fb, s_fb, m_j, s_j = m0, s0, m0, s0
+    w_fb, w_j = [gaussian.w2(m0, s0, bs, cs)], [gaussian.w2(m0, s0, b, c)]
+    for _ in range(cfg.n_steps):
+        m_fb, s_fb = fb_step(m_fb, s_fb, gamma=gamma, b=b, c=c)
+        m_j, s_j = gaussian.jko_step(m_j, s_j, gamma=gamma, target_mean=b, target_cov=c)
+        w_fb.append(gaussian.w2(m_fb, s_fb, bs, cs))
+        w_j.append(gaussian.w2(m_j, s_j, b, c))
+    m_long, s_long = m_fb, s_fb
+    for _ in range(2000):  # iterate to the numerical limit to test the predicted fixed point
+        m_long, s_long = fb_step(m_long, s_long, gamma=gamma, b=b, c=c)
+    w_fb, w_j = np.array(w_fb), np.array(w_j)
+    ok = w_fb[:-1] > 1e-6 * w_fb[0]  # float floor of the non-isotropic target (see C2)
+    okj = w_j[:-1] > 1e-6 * w_j[0]
+    # fixed point: one step from q itself
+    mf, sf = fb_step(b, c, gamma=gamma, b=b, c=c)
+    mj, sj = gaussian.jko_step(b, c, gamma=gamma, target_mean=b, target_cov=c)
+    return {"d": d, "gamma": gamma, "frac": frac, "kappa": kappa, "lam": float(lam),
+            "unbiased_regime": bool(gamma * big <= 1.0),
+            "fb_limit_vs_pred": float(np.abs(s_long - cs).max() / np.abs(cs).max()
+                                      + np.abs(m_long - bs).max()),
+            "fb_bias_w2": gaussian.w2(bs, cs, b, c),
+            "w_fb": w_fb, "w_jko": w_j,
+            "ratio_fb": float((w_fb[1:][ok] / w_fb[:-1][ok]).max() / kappa),
+            "ratio_jko": float((w_j[1:][okj] / w_j[:-1][okj]).max()
+                               / bounds.w2_contraction_factor(gamma, lam)),
+            "fixed_point_fb": gaussian.w2(mf, sf, b, c),
+            "fixed_point_jko": gaussian.w2(mj, sj, b, c)}
+
+
+def _local_rates(cfg: Config) -> list[dict]:
+    """Diagonal Q: exact 1-D recursions per coordinate; factors measured in the linear regime."""
+    q = np.array([cfg.q_range[0], 1.0, cfg.q_range[1]])
+    c = np.diag(1.0 / q)
+    rows = []
+    for frac in cfg.gamma_fracs:
+        gamma = frac * 2.0 / q.max()
+        _, cstar = fb_fixed_point(gamma, np.zeros(3), c)
+        q_eff = 1.0 / np.diag(cstar)  # the FB std fixed point is 1/sqrt(q_eff)
+        m, s = np.array([1.0, -1.0, 0.5]), np.diag([2.0, 0.5, 1.5])
+        traj_m, traj_s = [m], [np.sqrt(np.diag(s))]
+        for _ in range(400):
+            m, s = fb_step(m, s, gamma=gamma, b=np.zeros(3), c=c)
+            traj_m.append(m)
+            traj_s.append(np.sqrt(np.diag(s)))
+        tm, ts = np.array(traj_m), np.array(traj_s) - 1.0 / np.sqrt(q_eff)
+        for i, qi in enumerate(q):
+            win = np.nonzero((np.abs(ts[:-1, i]) < 1e-6) & (np.abs(ts[:-1, i]) > 1e-9))[0]
+            rows.append({"gamma": gamma, "q": float(qi),
+                         "mean_measured": float(abs(tm[1, i] / tm[0, i])),
+                         "mean_pred": abs(1 - gamma * qi),
+                         # γq_i = 1 converges in one step: no linear regime to measure
+                         "std_measured": float(abs(ts[win[-1] + 1, i] / ts[win[-1], i]))
+                         if win.size else None,
+                         "std_pred": abs(1 - gamma * qi) / (2 - abs(1 - gamma * qi))})
+    return rows
+
+
+def _stability(cfg: Config, rng) -> dict:
+    b, c, q_eigs, u, m0, s0 = _problem(2, cfg, rng)
+    gammas = np.linspace(0.1, 3.0, cfg.stability_gammas) * (1.0 / q_eigs.max())
+    out_fb, out_j = [], []
+    for g in gammas:
+        m, s, mj, sj = m0, s0, m0, s0
+        for _ in range(30):
+            m, s = fb_step(m, s, gamma=g, b=b, c=c)
+            mj, sj = gaussian.jko_step(mj, sj, gamma=g, target_mean=b, target_cov=c)
+        out_fb.append(gaussian.w2(m, s, b, c))
+        out_j.append(gaussian.w2(mj, sj, b, c))
+    return {"gammas": gammas, "limit": 2.0 / q_eigs.max(), "w30_fb": out_fb, "w30_jko": out_j,
+            "w0": gaussian.w2(m0, s0, b, c)}
+
+
+def _inexact(cfg: Config, rng) -> dict:
+    b, c, q_eigs, u, m0, s0 = _problem(2, cfg, rng)
+    lam, big = q_eigs.min(), q_eigs.max()
+    gamma = 0.5 / big
+    kappa = max(abs(1 - gamma * lam), abs(1 - gamma * big))
+    wc, uc = np.linalg.eigh(c)
+    away = uc[:, -1] * np.sign(uc[:, -1] @ (m0 - b) or 1.0)  # slowest direction, away from b
+    rows, worst, res_err = [], 0.0, 0.0
+    n = 4 * cfg.n_steps
+    for eps in cfg.eps_grid:
+        m, s, mj, sj = m0, s0, m0, s0
+        w_fb, w_j = [gaussian.w2(m, s, b, c)], [gaussian.w2(mj, sj, b, c)]
+        for _ in range(n):
+            mh, sh = gaussian.potential_step(m, s, gamma=gamma, target_mean=b, target_cov=c)
+            m1, s1 = fb_step(m, s, gamma=gamma, b=b, c=c, eps=eps, u=away)
+            res_err = max(res_err, abs(prox_residual(mh, sh, m1, s1, gamma) / eps - 1.0))
+            m, s = m1, s1
+            mj, sj = inexact_step(mj, sj, gamma=gamma, eps=eps, target_mean=b, target_cov=c)
+            w_fb.append(gaussian.w2(m, s, b, c))
+            w_j.append(gaussian.w2(mj, sj, b, c))
+        k = np.arange(n + 1)
+        bound_fb = kappa**k * w_fb[0] + gamma * eps * (1 - kappa**k) / (1 - kappa)
+        bound_j = bounds.w2_multi_step(k, gamma, lam, w_j[0], eps)
+        worst = max(worst, float(np.max(np.array(w_fb) / bound_fb)))
+        rows.append({"eps": eps, "w_fb": w_fb, "w_jko": w_j, "floor_fb": gamma * eps / (1 - kappa),
+                     "floor_jko": eps / lam,
+                     "jko_ratio": float(np.max(np.array(w_j) / bound_j))})
+    return {"gamma": gamma, "kappa": kappa, "lam": float(lam), "rows": rows,
+            "worst_ratio_fb": worst, "prox_residual_rel_err": res_err}
+
+
+def run(cfg: Config) -> dict:
+    rng = np.random.default_rng(cfg.seed)
+    grid = list(itertools.product(cfg.dims, cfg.gamma_fracs))
+    pairs = [_run_pair(d, f, cfg, rng) for d, f in progress(grid, "FB vs JKO")]
+    lr = _local_rates(cfg)
+    return {
+        "pairs": pairs,
+        "worst_ratio_fb": max(p["ratio_fb"] for p in pairs),
+        "worst_ratio_jko": max(p["ratio_jko"] for p in pairs),
+        "fixed_point_max_unbiased": max(
+            max(p["fixed_point_fb"], p["fixed_point_jko"]) for p in pairs if p["unbiased_regime"]),
+        "fixed_point_max_jko": max(p["fixed_point_jko"] for p in pairs),
+        "fb_bias_max": max(p["fb_bias_w2"] for p in pairs),
+        "fb_limit_vs_pred_max": max(p["fb_limit_vs_pred"] for p in pairs),
+        "local_rates": lr,
+        "local_rate_rel_err": max(
+            max(abs(r["mean_measured"] / r["mean_pred"] - 1) if r["mean_pred"] > 0 else 0.0,
+                abs(r["std_measured"] / r["std_pred"] - 1) if r["std_measured"] else 0.0)
+            for r in lr),
+        "stability": _stability(cfg, rng),
+        "inexact": _inexact(cfg, rng),
+    }
+
+
+def checks(r: dict) -> list[Check]:
+    ps = r["pairs"]
+    g = (f"d ∈ {sorted({p['d'] for p in ps})}, target N(b,C) with Q eigenvalues in "
+         f"[0.5, 2], γ = frac·2/λmax(Q), frac ∈ {sorted({p['frac'] for p in ps})}")
+    st = r["stability"]
+    fb_last = np.asarray(st["w30_fb"], dtype=float)
+    gam = np.asarray(st["gammas"])
+    unstable_ok = bool(np.all(fb_last[gam > 1.05 * st["limit"]] > st["w0"]))
+    jko_ok = bool(np.all(np.asarray(st["w30_jko"]) < st["w0"]))
+    inx = r["inexact"]
+    fpu, fpj = r["fixed_point_max_unbiased"], r["fixed_point_max_jko"]
+    return [
+        Check("C14", "fixed point q: JKO for every γ, FB for γ ≤ 1/λmax(Q) (one step from q)",
+              g, max(fpu, fpj), 1e-12, max(fpu, fpj) <= 1e-12, "fixed_point_max_unbiased",
+              "equality", "max W2(step(q), q)"),
+        Check("C14", "finding: for 1/λmax < γ < 2/λmax FB converges to the biased "
+              "N(b, U diag(γ/(2−γq_i)) Uᵀ) ≠ q", g, r["fb_limit_vs_pred_max"], 1e-10,
+              r["fb_limit_vs_pred_max"] <= 1e-10, "fb_limit_vs_pred_max", "equality",
+              f"measured: 2000 FB steps reach the predicted fixed point (max error shown); the "
+              f"bias W2(q*_γ, q) reaches {r['fb_bias_max']:.3g}. FB is unbiased for Gaussians "
+              "only under the step restriction γ ≤ 1/L"),
+        ratio_check("C14", "FB: W2(ρ_{n+1},q*_γ) ≤ κ W2(ρ_n,q*_γ), κ = max_i|1 − γq_i| "
+                    "(γ < 2/λmax)", g, r["worst_ratio_fb"], "worst_ratio_fb",
+                    detail="forward step κ-Lipschitz, entropy prox W2-nonexpansive [D]; "
+                           "q*_γ = q for γ ≤ 1/λmax"),
+        ratio_check("C14", "JKO beside it: W_{n+1}/W_n ≤ 1/(1+γλ)", g, r["worst_ratio_jko"],
+                    "worst_ratio_jko"),
+        Check("C14", "local rates: FB means |1−γq_i|, stds a_i/(2−a_i), a_i = |1−γq_i|",
+              "diagonal Q, q ∈ {0.5, 1, 2}, γ grid", r["local_rate_rel_err"], 1e-5,
+              r["local_rate_rel_err"] <= 1e-5, "local_rate_rel_err", "equality",
+              "max relative error, measured in the linear regime |σ−1/√q| ∈ [1e-9, 1e-6]"),
+        Check("C14", "stability limit: FB diverges for γ > 2/λmax(Q); JKO contracts for all γ",
+              f"{len(gam)} step sizes in [0.1, 3]/λmax, 30 steps", float(unstable_ok and jko_ok),
+              1.0, unstable_ok and jko_ok, "stability", "info",
+              "1 = W_30 > W_0 for every γ > 1.05·2/λmax (FB) and W_30 < W_0 for every γ (JKO)"),
+        ratio_check("C14", "inexact prox (residual ε): W_n ≤ κⁿW_0 + γε(1−κⁿ)/(1−κ)",
+                    f"γ = 0.5/λmax, ε ∈ {[row['eps'] for row in inx['rows']]}, "
+                    f"{len(inx['rows'][0]['w_fb']) - 1} steps", inx["worst_ratio_fb"],
+                    "inexact.worst_ratio_fb",
+                    detail=f"prox residual realised to {inx['prox_residual_rel_err']:.1e} "
+                           "relative; floor γε/(1−κ) = ε/λ here, as for JKO (C4)"),
+    ]
+
+
+def plot(r: dict, path) -> None:
+    fig, ax = new_figure(1, 3, height=3.5)
+    ps = [p for p in r["pairs"] if p["d"] == r["pairs"][0]["d"]]
+    for i, p in enumerate(ps[:: max(1, len(ps) // 3)]):
+        col = f"C{i}"
+        n = np.arange(len(p["w_fb"]))
+        ax[0, 0].semilogy(n, p["w_fb"], "-", color=col,
+                          label=f"FB γ={p['gamma']:.2f} (κ={p['kappa']:.2f}) to q*_γ")
+        ax[0, 0].semilogy(n, p["w_jko"], "--", color=col, label=f"JKO γ={p['gamma']:.2f}")
+        ax[0, 0].semilogy(n, p["w_fb"][0] * p["kappa"] ** n, ":", color=col, lw=0.8)
+    ax[0, 0].set(xlabel="step n", ylabel="W2(ρ_n, q)", ylim=(1e-14, None),
+                 title="C14: W2 to the fixed point, FB (solid) vs JKO\n(dashed); dotted: κⁿW_0")
+    ax[0, 0].legend(fontsize=6)
+    st = r["stability"]
+    gam = np.asarray(st["gammas"])
+    ax[0, 1].semilogy(gam, st["w30_fb"], "o-", label="forward-backward")
+    ax[0, 1].semilogy(gam, st["w30_jko"], "s-", label="JKO")
+    ax[0, 1].axvline(st["limit"], color="k", ls="--", lw=0.8, label="2/λmax(Q): FB unstable")
+    ax[0, 1].axvline(st["limit"] / 2, color="k", ls=":", lw=0.8,
+                     label="1/λmax(Q): FB biased beyond")
+    ax[0, 1].axhline(st["w0"], color="gray", lw=0.8, label="W_0")
+    ax[0, 1].set(xlabel="step size γ", ylabel="W2(ρ_30, q)",
+                 title="C14: stability limit of the explicit step")
+    ax[0, 1].legend(fontsize=7)
+    inx = r["inexact"]
+    for i, row in enumerate(inx["rows"]):
+        n = np.arange(len(row["w_fb"]))
+        ax[0, 2].semilogy(n, row["w_fb"], "-", color=f"C{i}", label=f"FB ε={row['eps']:g}")
+        ax[0, 2].semilogy(n, row["w_jko"], "--", color=f"C{i}", label=f"JKO ε={row['eps']:g}")
+        ax[0, 2].axhline(row["floor_fb"], color=f"C{i}", lw=0.6, ls=":")
+    ax[0, 2].set(xlabel="step n", ylabel="W2(ρ_n, q)",
+                 title=f"C14: inexact steps, γ={inx['gamma']:.2f}\n(dotted: floor γε/(1−κ))")
+    ax[0, 2].legend(fontsize=6, ncol=2)
+    save(fig, path)
