@@ -94,7 +94,10 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
         y, ell = block_fn(x)
         rows = [torch.autograd.grad(y[:, i].sum(), x, retain_graph=True)[0] for i in range(d)]
         jac = torch.stack(rows, dim=1)  # jac[n, i, j] = dy_i / dx_j
-        g_ell = torch.autograd.grad(ell.sum(), x)[0]
+        g_ell = torch.autograd.grad(ell.sum(), x, allow_unused=True)[0] \
+            if ell.requires_grad else None
+    if g_ell is None:  # log-det independent of x (affine map)
+        g_ell = torch.zeros_like(x)
     rhs = (score_in.detach() - g_ell).unsqueeze(-1)
     score = torch.linalg.solve(jac.transpose(1, 2), rhs).squeeze(-1)
     y = y.detach()
