@@ -49,8 +49,9 @@ CLAIMS: dict[str, tuple[str, tuple[int, ...], str]] = {
     "C16": ("Merely convex (λ = 0): G(ρ_n) − G(ν) ≤ W2²(ρ_0, ν)/(2γn)", (1,), "T3"),
     "C17": ("General convex functionals (potential + entropy, porous medium, interaction): "
             "C2-C5 with the functional's λ", (1,), "T1, T2"),
-    "C18": ("Per-step KL contraction: KL_{n+1} ≤ KL_n/(1+2γλ) in general; ≤ KL_n/(1+γλ)² for "
-            "Gaussians (sharp)", (1,), "numerics §1.5"),
+    "C18": ("Per-step KL contraction for exact steps: KL_{n+1} ≤ KL_n/(1+2γλ) (design.md); the "
+            "sharper KL_n/(1+γλ)², sharp for Gaussians, also holds for every λ-convex G "
+            "(derived here: bounds.kl_contraction_gaussian)", (1,), "numerics §1.5"),
     "C19": ("A-posteriori KL(ρ_N‖q) ≤ (ε + W2(ρ_{N−1},ρ_N)/γ)²/(2λ); stationary KL_∞ ≤ "
             "ε²/(2λ)", (2,), "numerics §2.3"),
 }

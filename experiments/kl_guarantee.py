@@ -22,14 +22,13 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import bounds, gaussian
 from theory.gaussian_flow import build_flow
 from theory.inexact import inexact_trajectory
+from theory.rates import fit_line, fit_loglog, seed_interval
 
 CLAIMS = ("C8", "C9")
 TITLE = "Main theorem: KL(P‖q̂) ≤ C(γ,λ)ε² with N ~ log(1/ε) inexact blocks; generation explicit"
@@ -92,8 +91,8 @@ def _flow_kl(m0, s0, gamma, eps, n, kind, seed) -> tuple[float, float, np.ndarra
 
 
 def _slope(eps: np.ndarray, kl: np.ndarray) -> tuple[float, float]:
-    fit = stats.linregress(np.log(eps), np.log(kl))
-    return float(fit.slope), float(fit.stderr)
+    fit = fit_loglog(eps, kl)
+    return fit.slope, fit.slope_se
 
 
 def _curve(m0, s0, gamma, lam, w0, eps_grid, kind, c, fixed_n, seed) -> dict:
@@ -124,9 +123,9 @@ def _n_min(m0, s0, gamma, lam, w0, eps_grid) -> dict:
         out.append(int(hit[0]) + 1 if hit.size else -1)
     n_min = np.array(out, dtype=float)
     ok = n_min > 0
-    fit = stats.linregress(np.log(1.0 / eps_grid[ok]), n_min[ok])
+    fit = fit_line(np.log(1.0 / eps_grid[ok]), n_min[ok])
     pred = 1.0 / np.log1p(gamma * lam)
-    return {"n_min": n_min, "slope": float(fit.slope), "slope_se": float(fit.stderr),
+    return {"n_min": n_min, "slope": fit.slope, "slope_se": fit.slope_se,
             "slope_pred": float(pred), "rel_err": float(abs(fit.slope / pred - 1.0))}
 
 
@@ -157,8 +156,7 @@ def run(cfg: Config) -> dict:
         if len(sl) >= 2:
             mixed[f"{case['shape']}/d={case['d']}/γ={case['gamma']}"] = sl
     all_mixed = np.array([s for v in mixed.values() for s in v])
-    ci = (stats.t.interval(0.95, len(all_mixed) - 1, loc=all_mixed.mean(),
-                           scale=stats.sem(all_mixed)) if len(all_mixed) > 1 else (np.nan,) * 2)
+    ci = seed_interval(all_mixed)[1:] if len(all_mixed) > 1 else (np.nan, np.nan)
     ctrl = {str(c): [cv["slope"] for case in out for cv in case["curves"]
                      if cv["c"] == c and cv["kind"] == "mean"] for c in cfg.c_controls}
     return {
