@@ -24,7 +24,8 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "figures") -> str:
+def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "figures",
+           notes: list[str] | None = None) -> str:
     """Return the markdown text of paper_checks.md."""
     by_claim: dict[str, list[Check]] = defaultdict(list)
     for c in checks:
@@ -43,13 +44,14 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
         "the maximum of measured/bound, which must stay ≤ the threshold; a value near 1 means the",
         "bound is sharp); `equality` rows give a maximal error; `slope` rows a fitted exponent.",
         "",
-        f"Summary: {len(checks)} checks from {len(records)} experiments, "
-        f"**{len(checks) - n_fail} PASS, {n_fail} FAIL**.",
+        f"Summary: {len(checks)} checks from {len(records)} experiments (full-profile results "
+        f"where committed, else quick), **{len(checks) - n_fail} PASS, {n_fail} FAIL**.",
         "",
         "Experiments run: " + (", ".join(
             f"`{n}` ({r['profile']}, {r['wall_time_s']:.1f} s, commit {r['meta']['commit'][:10]})"
             for n, r in records.items()) or "none") + ".",
         "",
+        *(f"{n}\n" for n in notes or []),
         "Abstract claims: " + "; ".join(f"({k}) {v}" for k, v in ABSTRACT.items()) + ".",
         "",
     ]
