@@ -145,7 +145,7 @@ def plot(results: dict, path) -> None:
         ax.axhspan(f["mean"] - 2 * f["sd"], f["mean"] + 2 * f["sd"], color=col, alpha=0.12)
     ax.axhline(results["paper"]["floor"], color="r", ls=":", label="paper's floor ≈ 0.3")
     ax.set(xlabel="training iterations (batches)", ylabel="squared L² norm of W-gradient ε²",
-           title="Assumption-1 residual of one block, ρ₀=N((3,3),I), γ=0.5")
+           title="Assumption-1 residual of one block\nρ₀=N((3,3),I), γ=0.5")
     ax.legend(fontsize=6)
     ax = axes[0, 1]
     c = results["curves"][0]
@@ -154,7 +154,7 @@ def plot(results: dict, path) -> None:
         ax.plot(c["it"], c[key], "o-", ms=3, color=col, label=f"{key} (model)")
         ax.axhline(opt["total" if key == "loss" else key], color=col, ls="--", alpha=0.7)
     ax.set(xlabel="training iterations", ylabel="loss term (held-out, float64)",
-           title="loss terms → optimum V=5, W=2, div=0, total=7 (dashed)")
+           title="loss terms (held-out) vs optimum\nV=5, W=2, div=0, total=7 (dashed)")
     ax.legend(fontsize=6)
     ax = axes[0, 2]
     ratio = [np.array(cc["eps_sq_authors"]) / fp["mean"] for cc in results["curves"]]
@@ -164,7 +164,7 @@ def plot(results: dict, path) -> None:
                     label=f"seed {i}: exact ε² / paired floor")
     ax.axhline(1.0, color="k", ls="--")
     ax.set(xlabel="training iterations", ylabel="ratio to the estimator's floor",
-           title="the estimator cannot resolve ε² below its floor")
+           title="ratio to the estimator's floor\n(the estimator cannot resolve ε² below it)")
     ax.legend(fontsize=6)
     save(fig, path)
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from theory import gaussian
+from theory import bounds, gaussian
 from theory.spd import as_matrix, as_vector, check_positive_scalar
 
-__all__ = ["affine_block_loss", "jko_trajectory", "optimal_block_loss"]
+__all__ = ["affine_block_loss", "finite_n_kl_bound", "jko_trajectory", "optimal_block_loss"]
 
 
 def affine_block_loss(mean: ArrayLike, cov: ArrayLike, matrix: ArrayLike, offset: ArrayLike, *,
@@ -71,3 +71,18 @@ def jko_trajectory(mean: ArrayLike, cov: ArrayLike, gammas: ArrayLike) -> dict[s
         w2s.append(gaussian.w2(m, c))
     return {"means": np.array(means).tolist(), "covs": np.array(covs).tolist(), "kl": kls,
             "w2": w2s, "loss": losses}
+
+
+def finite_n_kl_bound(gammas: ArrayLike, w0: float, eps: float) -> float:
+    r"""Bound on KL(ρ_N‖q) after N inexact steps with step sizes γ_1..γ_N (λ = 1; C8 at finite N).
+
+    T1 with variable steps, :math:`W_{N-1}\le` ``bounds.w2_multi_step_variable(γ_1..γ_{N-1}, 1,
+    W_0, ε)``, then T2 at the last step,
+    :math:`\mathrm{KL}(\rho_N\|q)\le(W_{N-1}+\gamma_N\varepsilon)^2/(2\gamma_N(2+\gamma_N))`
+    (``bounds.gap_one_step``). ``w0`` may be any upper bound of W2(ρ_0, q).
+    """
+    g = np.asarray(gammas, dtype=np.float64).ravel()
+    if g.size < 1:
+        raise ValueError("gammas must be non-empty")
+    w_prev = bounds.w2_multi_step_variable(g[:-1], 1.0, w0, eps)[-1] if g.size > 1 else w0
+    return float(bounds.gap_one_step(w_prev, g[-1], 1.0, eps))

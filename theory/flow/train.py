@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,11 +165,12 @@ class EvalState:
 
 @dataclass
 class TrainResult:
-    """A trained flow, its per-block diagnostics and per-block loss histories."""
+    """A trained flow, its per-block diagnostics, loss histories and training wall times (s)."""
 
     flow: JKOFlow
     diagnostics: list[dict] = field(default_factory=list)
     history: list[list[dict]] = field(default_factory=list)
+    train_times: list[float] = field(default_factory=list)
     final_state: EvalState | None = None
 
 
@@ -216,6 +218,7 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
     for k, gam in enumerate(gammas):
         if k > 0:
             block = copy.deepcopy(block) if cfg.warm_start else make_block(cfg).to(dt, dev)
+        t0 = time.perf_counter()
         if saved is not None and k < saved["n_done"]:
             block.load_state_dict(saved["blocks"][k])
             hist = saved["history"][k]
@@ -225,6 +228,7 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
                                lr=cfg.lr, lr_min_frac=cfg.lr_min_frac, grad_clip=cfg.grad_clip,
                                potential=potential, generator=gen, desc=f"block {k + 1}",
                                show_progress=show_progress)
+        train_time = time.perf_counter() - t0
         flow.append(block, gam)
         with torch.no_grad():
             x_train, _ = block(x_train, logdet=False)
@@ -232,6 +236,7 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
         diag = state.advance(b64, gam, steps=cfg.eval_steps, authors=authors, kde_h=kde_h,
                              potential=potential)
         diag["block"] = k + 1
+        res.train_times.append(train_time)
         res.diagnostics.append(diag)
         res.history.append(hist)
         if checkpoint is not None:
