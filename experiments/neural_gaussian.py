@@ -52,7 +52,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(n_blocks=2, iters=120, batch=256, n_train=4000, n_eval=2000, n_residual=500,
+        return cls(datasets=("shift",), n_blocks=2, iters=120, batch=256, n_train=4000, n_eval=2000, n_residual=500,
                    n_kl=4000)
 
     @classmethod

@@ -134,7 +134,8 @@ def run(config: Config) -> dict:
         res[t] = _dataset(t, Toy2D(t), config)
     sweep = _sweep(config, mix, res["mixture"])
     gl = res["mixture"]["gammas"][-1]
-    return {"datasets": res, "sweep": sweep, "C_last": float(bounds.kl_guarantee_constant(gl, 1.0))}
+    return {"datasets": res, "sweep": sweep, "n_w2": config.n_w2,
+            "C_last": float(bounds.kl_guarantee_constant(gl, 1.0))}
 
 
 def plot(results: dict, path) -> None:
@@ -149,36 +150,38 @@ def plot(results: dict, path) -> None:
         for k in stages:
             p = np.array(r["fwd_points"][k])
             ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.6, label=f"ρ_{k}")
-        ax.set(title=f"{name}: data → noise (forward)", xlabel="x₁", ylabel="x₂")
+        ax.set(title=f"{name}: data → noise", xlabel="x₁", ylabel="x₂")
         ax.legend(markerscale=4)
         ax = axes[row, 1]
         for k in stages[::-1]:
             p = np.array(r["gen_points"][k])
             ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.6, label=f"q̂_{k}")
-        ax.set(title=f"{name}: noise → data (generation)", xlabel="x₁", ylabel="x₂")
+        ax.set(title=f"{name}: noise → data", xlabel="x₁", ylabel="x₂")
         ax.legend(markerscale=4)
         ax = axes[row, 2]
         n = np.arange(nb + 1)
         ax.semilogy(n, r["w2_fwd"], "o-", label="W2(ρ̂_n, q) samples")
         m, s = r["w2_null_q"]
-        ax.axhspan(m - 2 * s, m + 2 * s, color="gray", alpha=0.3, label=f"null floor n={len(r['fwd_points'][0])}+")
+        ax.axhspan(m - 2 * s, m + 2 * s, color="gray", alpha=0.3,
+                   label=f"null floor W2(q,q'), n={results['n_w2']} (±2sd)")
         if r["has_density"]:
             ax.semilogy(n[1:], [d["kl"] for d in r["diagnostics"]], "s-", label="KL(ρ_n‖q) k3 [nats]")
         else:
             ax2 = ax.twinx()
             ax2.plot(n[1:], r["nll"], "s-", color="C3", label="NLL of n-block model")
             ax2.set_ylabel("NLL [nats]")
-            ax2.legend(loc="center right")
+            ax2.legend(loc="upper right", fontsize=6)
         ax.set(xlabel="block n", ylabel="W2 (not squared) / KL",
-               title=f"{name}: W2 gen→data {r['w2_gen']:.3f} (floor {r['w2_null_data'][0]:.3f})")
-        ax.legend(fontsize=6)
+               title=f"{name}: W2(gen, data) {r['w2_gen']:.3f}\n(null floor {r['w2_null_data'][0]:.3f})")
+        ax.legend(fontsize=6, loc="lower left")
         ax = axes[row, 3]
         diag = r["diagnostics"]
         ax.semilogy(n[1:], [d["inv_err"] for d in diag], "o-", label="inversion error RMS per block")
         if r["has_density"]:
             ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-", label="ε_n exact")
         ax.semilogy(n[1:], [d["movement"] for d in diag], "^-", label="movement E|T(x)-x|²")
-        ax.set(xlabel="block n", ylabel="value", title=f"{name}: residual, movement, inversion")
+        ax.set(xlabel="block n", ylabel="value",
+               title=f"{name}: ε, movement, inv.\n(chain {r['inv_err_chain']:.1e})")
         ax.legend(fontsize=6)
     sw = results["sweep"]
     ax = axes[-1, 0]
@@ -189,9 +192,17 @@ def plot(results: dict, path) -> None:
     ax.loglog(grid, results["C_last"] * grid, "r--", label="C(γ_N,1)·ε² (T4 constant)")
     ax.loglog(grid, 0.5 * grid, "k:", label="ε²/2 (stationary LSI value)")
     ax.set(xscale="log", yscale="log", xlabel="max_n ε_n² (exact)", ylabel="KL(P‖q̂) [nats]",
-           title="mixture: KL vs max ε² across training budgets")
+           title="mixture: KL vs max ε²\nacross training budgets")
     ax.legend(fontsize=6)
-    for ax in axes[-1, 1:]:
+    ax = axes[-1, 1]
+    b = sw["budgets"]
+    ax.errorbar(b, sw["kl"], yerr=2 * np.array(sw["kl_se"]), fmt="o-", label="KL(P‖q̂) (k3 ±2SE)")
+    ax.plot(b, sw["kl_bound_finite_n"], "rv--", label="finite-N bound T1+T2, ε = max ε̂_n")
+    ax.plot(b, e2, "s:", label="max_n ε̂_n²")
+    ax.set(xscale="log", yscale="log", xlabel="training iterations per block",
+           ylabel="nats / ε²", title="mixture: KL, bound and ε² vs budget")
+    ax.legend(fontsize=6)
+    for ax in axes[-1, 2:]:
         ax.axis("off")
     save(fig, path)
 

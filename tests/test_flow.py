@@ -232,3 +232,29 @@ def test_bad_input_raises_value_error(call, match):
 def test_geometric_schedule_is_jko_iflow_2d():
     g = gamma_schedule("geometric", 8, 0.25, 1.4)
     np.testing.assert_allclose(g, [0.25, 0.35, 0.49, 0.686, 0.9604, 1.34456, 1.882384, 2.6353376])
+
+
+@pytest.mark.parametrize("gammas", [(0.5,), (0.25, 0.35, 0.49), (1.0, 2.0)])
+def test_finite_n_kl_bound_holds_on_exact_gaussian_trajectories(gammas):
+    from theory.flow.reference import finite_n_kl_bound, jko_trajectory
+
+    m, cov = [3.0, -1.0], [[4.0, 1.5], [1.5, 1.0]]
+    traj = jko_trajectory(m, cov, gammas)
+    bound = finite_n_kl_bound(gammas, gaussian.w2(m, cov), 0.0)
+    assert traj["kl"][-1] <= bound * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("law", [Toy2D("moons"), Toy2D("checkerboard"), Toy2D("rose")])
+def test_toys_sample_finite_2d_points(law, rng):
+    x = law.sample(500, rng)
+    assert x.shape == (500, 2) and np.all(np.isfinite(x)) and x.std(0).min() > 0.3
+
+
+def test_circle_and_segment_have_no_density_and_lie_on_support(rng):
+    from theory.flow import Circle, Segment
+
+    c = Circle(2.0).sample(100, rng)
+    np.testing.assert_allclose(np.linalg.norm(c, axis=1), 2.0, atol=1e-12)
+    s = Segment([0.0, 0.0], [1.0, 2.0]).sample(100, rng)
+    np.testing.assert_allclose(s[:, 1], 2.0 * s[:, 0], atol=1e-12)
+    assert not Circle().has_density and not Segment([0.0], [1.0]).has_density
