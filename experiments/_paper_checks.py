@@ -31,6 +31,7 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
     for c in checks:
         by_claim[c.claim].append(c)
     n_fail = sum(not c.passed for c in checks)
+    n_info = sum(c.passed and c.kind == "info" for c in checks)
     lines = [
         "# Paper checks",
         "",
@@ -42,10 +43,12 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
         "",
         "How to read a row: **measured** is the worst value over the whole grid (for `ratio` rows",
         "the maximum of measured/bound, which must stay ≤ the threshold; a value near 1 means the",
-        "bound is sharp); `equality` rows give a maximal error; `slope` rows a fitted exponent.",
+        "bound is sharp); `equality` rows give a maximal error; `slope` rows a fitted exponent;",
+        "`info` rows report a measured fact whose criterion is only qualitative (status INFO).",
         "",
         f"Summary: {len(checks)} checks from {len(records)} experiments (full-profile results "
-        f"where committed, else quick), **{len(checks) - n_fail} PASS, {n_fail} FAIL**.",
+        f"where committed, else quick), **{len(checks) - n_fail - n_info} PASS, {n_fail} FAIL**, "
+        f"{n_info} INFO (a measured fact reported without a pass/fail criterion).",
         "",
         "Experiments run: " + (", ".join(
             f"`{n}` ({r['profile']}, {r['wall_time_s']:.1f} s, commit {r['meta']['commit'][:10]})"
@@ -72,7 +75,8 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
             sub = "" if prof == "full" else f"{prof}/"
             fig = f"{figures_rel}/{sub}{c.experiment}.png"
             res = f"results/{sub}{c.experiment}.json"
-            status = "PASS" if c.passed else "**FAIL**"
+            status = ("INFO" if c.kind == "info" and c.passed else
+                      "PASS" if c.passed else "**FAIL**")
             lines.append(
                 f"| {_cell(c.inequality)} | {_cell(c.grid)} | {c.kind} | {_fmt(c.measured)} | "
                 f"{_fmt(c.threshold)} | {status} | [figure]({fig}), "
