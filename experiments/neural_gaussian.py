@@ -138,6 +138,9 @@ def plot(results: dict, path) -> None:
         ax.semilogy(n, [d["eps_exact"] for d in diag], "o-", label="ε_n exact (Jacobian chain)")
         ax.semilogy(n, np.sqrt([d["eps_sq_authors"] for d in diag]), "s--",
                     label="ε_n authors' estimator (KDE h=0.1, EMD)")
+        if "eps_sq_hybrid" in diag[0]:
+            ax.semilogy(n, np.sqrt([d["eps_sq_hybrid"] for d in diag]), "d-.",
+                        label="ε_n exact score + EMD map (hybrid)")
         ax.semilogy(n, r["w2_fit_vs_exact"], "^:", label="W2(Gauss fit of ρ̂_n, exact ρ_n)")
         ax.set(xlabel="block n", ylabel="ε (not squared) / W2",
                title=f"{name}: residual; KL(P‖q̂) fwd {r['kl_fwd']:.3f}±{r['kl_fwd_se']:.3f}, "

@@ -159,6 +159,9 @@ class EvalState:
         if authors:
             a = authors_residual(yr.numpy(), self.xr.numpy(), gamma=gamma, h=kde_h)
             diag["eps_sq_authors"], diag["eps_sq_authors_quirk"] = a["eps_sq"], a["eps_sq_quirk"]
+            if self.score is not None:  # exact score + EMD map: isolates the KDE error
+                diag["eps_sq_hybrid"] = authors_residual(
+                    yr.numpy(), self.xr.numpy(), gamma=gamma, score=self.score.numpy())["eps_sq"]
         self.x, self.xr = y.detach(), yr.detach()
         return diag
 
