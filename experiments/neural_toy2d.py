@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from matplotlib.ticker import NullFormatter
 
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
@@ -149,7 +150,7 @@ def plot(results: dict, path) -> None:
         ax = axes[row, 0]
         for k in stages:
             p = np.array(r["fwd_points"][k])
-            ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.6, label=f"ρ_{k}")
+            ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.5, label=f"ρ_{k}")
         ax.set(title=f"{name}: data → noise", xlabel="x₁", ylabel="x₂")
         ax.legend(markerscale=4)
         ax = axes[row, 1]
@@ -187,13 +188,14 @@ def plot(results: dict, path) -> None:
     ax = axes[-1, 0]
     e2 = np.array(sw["eps_max"]) ** 2
     ax.errorbar(e2, sw["kl"], yerr=2 * np.array(sw["kl_se"]), fmt="o",
-                label=f"trained flows (budgets {sw['budgets']}); fitted slope in ε: {sw['slope']:.2f}")
+                label=f"trained flows, budgets {sw['budgets']}\nfitted slope in ε: {sw['slope']:.2f}")
     grid = np.geomspace(e2.min() / 2, e2.max() * 2, 20)
     ax.loglog(grid, results["C_last"] * grid, "r--", label="C(γ_N,1)·ε² (T4 constant)")
     ax.loglog(grid, 0.5 * grid, "k:", label="ε²/2 (stationary LSI value)")
     ax.set(xscale="log", yscale="log", xlabel="max_n ε_n² (exact)", ylabel="KL(P‖q̂) [nats]",
            title="mixture: KL vs max ε²\nacross training budgets")
-    ax.legend(fontsize=6)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=6, loc="upper left")
     ax = axes[-1, 1]
     b = sw["budgets"]
     ax.errorbar(b, sw["kl"], yerr=2 * np.array(sw["kl_se"]), fmt="o-", label="KL(P‖q̂) (k3 ±2SE)")
@@ -201,7 +203,8 @@ def plot(results: dict, path) -> None:
     ax.plot(b, e2, "s:", label="max_n ε̂_n²")
     ax.set(xscale="log", yscale="log", xlabel="training iterations per block",
            ylabel="nats / ε²", title="mixture: KL, bound and ε² vs budget")
-    ax.legend(fontsize=6)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=6, loc="center right")
     for ax in axes[-1, 2:]:
         ax.axis("off")
     save(fig, path)
@@ -224,8 +227,10 @@ def checks(results: dict) -> list[Check]:
               f"ring mixture, {nb} blocks, budgets {sw['budgets']} iterations/block",
               sw["slope"], 2.0, bool(sw["slope"] > 0), "sweep.slope", "slope",
               f"fitted OLS slope {sw['slope']:.2f} over {len(sw['budgets'])} budgets (pass = KL "
-              f"falls with ε); max KL/(C(γ_N,1)ε²) = {c_ratio:.2f}: N is fixed, so the theorem's "
-              "N ≥ 1+log(W0/ε)/log(1+γλ) is not enforced per budget")]
+              f"falls with ε): max ε̂ moves only {max(e):.2f}→{min(e):.2f} while KL moves "
+              f"{max(sw['kl']):.3g}→{min(sw['kl']):.3g}, so the slope is not an ε² law: ε̂ of the "
+              "late, near-identity blocks is √(relative Fisher information) of ρ_N, large for a "
+              f"rough learned density even when KL is small; max KL/(C(γ_N,1)ε²) = {c_ratio:.3f}")]
     mix = results["datasets"]["mixture"]
     kf, se = mix["kl_final"]
     kd, sd = mix["diagnostics"][-1]["kl"], mix["diagnostics"][-1]["kl_se"]
