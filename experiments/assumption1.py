@@ -55,7 +55,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(iters=100, eval_every=25, batch=256, n_train=4000, n_est=1000, n_eval=2000,
+        return cls(iters=100, eval_every=50, batch=256, n_train=4000, n_est=1000, n_eval=2000,
                    floor_reps=3, train_seeds=(0,))
 
     @classmethod
