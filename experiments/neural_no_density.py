@@ -195,9 +195,9 @@ def plot(results: dict, path) -> None:
             label="max_n ε̂_n² (exact score + EMD map)")
     ax.plot(ds, [finite_n_kl_bound(r["gammas"], r["w0_bound"], _eps_ot(r)) for r in runs],
             "rv--", label="finite-N bound T1+T2 (ε: EMD map)")
-    ax.set(xscale="log", yscale="log", xlabel="OU time δ", ylabel="nats",
+    ax.set(xscale="log", yscale="log", xlabel="OU time δ", ylabel="nats / ε²",
            title="mixed guarantee: KL part")
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=5.5, loc="center left")
     ax = axes[0, 3]
     inv = r0["inversion"]
     names = list(inv)
