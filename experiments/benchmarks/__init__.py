@@ -2,7 +2,7 @@
 
 Each module ``experiments/benchmarks/<name>.py`` defines ``TITLE`` and
 ``run(quick: bool) -> dict`` returning ``{"table": <markdown str>, ...numbers}``. Results go to
-``results/bench_<name>.json``; the markdown table is printed (and pasted into the README).
+``results/bench_<name>.json`` (``results/quick/`` for ``--profile quick``); the table is printed (and pasted into the README).
 Timings are ratios within one run over several repeats: machines are shared and noisy.
 """
 
@@ -41,6 +41,8 @@ def main(names: list[str], quick: bool = False) -> int:
         res = mods[n].run(quick=quick)
         rec = {"benchmark": n, "title": mods[n].TITLE, "quick": quick,
                "wall_time_s": time.perf_counter() - t0, "meta": _io.metadata(), "results": res}
-        _io.write_json(_io.RESULTS / f"bench_{n}.json", rec)
+        # quick runs never overwrite the committed full benchmark results
+        out = _io.RESULTS / ("quick/" if quick else "") / f"bench_{n}.json"
+        _io.write_json(out, rec)
         print(f"## {mods[n].TITLE}\n\n{res['table']}\n")
     return 0
