@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ROOT", "RESULTS", "FIGURES", "to_jsonable", "write_json", "read_json", "metadata"]
+__all__ = ["FIGURES", "RESULTS", "ROOT", "metadata", "read_json", "to_jsonable", "write_json"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"

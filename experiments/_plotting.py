@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-__all__ = ["plt", "new_figure", "save"]
+__all__ = ["new_figure", "plt", "save"]
 
 #: Width of a two-column figure in inches (a paper's full text width).
 WIDTH = 10.0

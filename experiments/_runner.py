@@ -14,7 +14,7 @@ from typing import Any
 from experiments import _io
 from experiments._api import Check
 
-__all__ = ["discover", "get", "make_config", "run_one", "plot_one", "collect_checks"]
+__all__ = ["collect_checks", "discover", "get", "make_config", "plot_one", "run_one"]
 
 _REQUIRED = ("CLAIMS", "TITLE", "Config", "run", "plot", "checks")
 PROFILES = ("quick", "full")

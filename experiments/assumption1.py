@@ -24,8 +24,14 @@ import torch
 from experiments._api import Check
 from experiments._plotting import new_figure, save
 from theory import gaussian
-from theory.flow import (FlowConfig, Gaussian, authors_residual, exact_residual, make_block,
-                         train_block)
+from theory.flow import (
+    FlowConfig,
+    Gaussian,
+    authors_residual,
+    exact_residual,
+    make_block,
+    train_block,
+)
 from theory.flow.reference import optimal_block_loss
 
 CLAIMS = ("C13", "C12")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
+from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import bounds, gaussian
@@ -64,7 +65,7 @@ class Config:
 
 def _problem(d: int, cfg: Config, rng: np.random.Generator):
     q_eigs = np.exp(np.linspace(*np.log(cfg.q_range), d)) if d > 1 else np.array([cfg.q_range[0]])
-    u, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    u = random_rotation(rng, d)
     c = (u / q_eigs) @ u.T
     b = rng.standard_normal(d)
     a = rng.standard_normal((d, d))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
+from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import bounds, gaussian
@@ -55,14 +56,10 @@ class Config:
         return cls()
 
 
-def _rotation(rng: np.random.Generator, d: int) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
-
 
 def _data_cov(kind: str, d: int, rng: np.random.Generator) -> np.ndarray:
     """Data covariance of a given conditioning (scale ~ 0.1..10 so the JKO moves it)."""
-    u = _rotation(rng, d)
+    u = random_rotation(rng, d)
     if kind == "iso":
         w = np.full(d, 4.0)
     elif kind.startswith("cond"):
@@ -79,7 +76,7 @@ def _data_cov(kind: str, d: int, rng: np.random.Generator) -> np.ndarray:
 def _target(kind: str, d: int, cond: float, rng: np.random.Generator):
     if kind == "standard":
         return None, None, 1.0
-    u = _rotation(rng, d)
+    u = random_rotation(rng, d)
     w = np.exp(np.linspace(0.0, np.log(cond), d)) if d > 1 else np.array([cond ** 0.5])
     w = w / np.sqrt(w.max() * w.min())  # C eigenvalues in [cond^-1/2, cond^1/2]
     c = (u * w) @ u.T
@@ -263,7 +260,7 @@ def plot(r: dict, path) -> None:
         g = cu["gamma"]
         ax[0, 0].semilogy(n, cu["w2"], "o", ms=2.5, color=col, label=f"γ={g}: W_n measured")
         ax[0, 0].semilogy(n, cu["w0"] * (1 + g) ** -n, "-", lw=0.9, color=col,
-                          label=f"bound W_0(1+γ)^-n" if g == fg["curves"][0]["gamma"] else None)
+                          label="bound W_0(1+γ)^-n" if g == fg["curves"][0]["gamma"] else None)
         kl = np.asarray(cu["kl"], dtype=float)
         w = np.asarray(cu["w2"], dtype=float)
         ax[0, 1].semilogy(n, kl, "o", ms=2.5, color=col, label=f"γ={g}: KL(ρ_n‖q)")

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
+from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import bounds, gaussian
@@ -85,10 +86,6 @@ class Config:
 # ----------------------------------------------------------------------------------------------
 
 
-def _rotation(rng: np.random.Generator, d: int) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
-
 
 def _target(name: str, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(b, C): N(0, I), or N(b, C) with C's eigenvalues log-spaced over the condition number."""
@@ -96,7 +93,7 @@ def _target(name: str, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np
         return np.zeros(d), np.eye(d)
     cond = {"aniso1e2": 1e2, "aniso1e4": 1e4}[name]
     w = np.logspace(-0.5, 0.5, d) ** (math.log10(cond)) if d > 1 else np.array([cond**0.5])
-    r = _rotation(rng, d)
+    r = random_rotation(rng, d)
     return rng.normal(0.0, 1.0, d), (r * w) @ r.T
 
 
@@ -105,7 +102,7 @@ def _data(name: str, d: int, b: np.ndarray, rng: np.random.Generator):
     m0 = b + rng.normal(0.0, 3.0, d)
     if name == "shift":
         return m0, np.eye(d) * rng.uniform(0.5, 2.0)
-    r = _rotation(rng, d)
+    r = random_rotation(rng, d)
     if name == "cond1e4":
         w = np.logspace(-2, 2, d) if d > 1 else np.array([1e2])
         return m0, (r * w) @ r.T
@@ -118,7 +115,7 @@ def _data(name: str, d: int, b: np.ndarray, rng: np.random.Generator):
 def _random_nu(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, scale: float):
     """A random Gaussian test measure: near ρ_{n+1} (half the draws) or a broad random one."""
     d = mean.shape[0]
-    r = _rotation(rng, d)
+    r = random_rotation(rng, d)
     if rng.random() < 0.5:
         h = 10.0 ** rng.uniform(-4, -1)
         w = np.exp(rng.normal(0.0, h, d))

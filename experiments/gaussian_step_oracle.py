@@ -20,6 +20,7 @@ import ot
 from scipy.optimize import minimize
 
 from experiments._api import Check
+from experiments._cases import spd_with_eigs
 from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import gaussian
@@ -47,8 +48,7 @@ class Config:
 
 
 def _spd(rng: np.random.Generator, d: int, lo: float, hi: float) -> np.ndarray:
-    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    return (q * np.exp(rng.uniform(np.log(lo), np.log(hi), d))) @ q.T
+    return spd_with_eigs(rng, np.exp(rng.uniform(np.log(lo), np.log(hi), d)))
 
 
 def _objective(theta: np.ndarray, d: int, prob: dict) -> float:

@@ -35,8 +35,15 @@ from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import bounds
 from theory.barenblatt1d import BarenblattProfile
-from theory.functionals1d import (AbsInteraction, Entropy, PorousMedium, Potential,
-                                  QuadraticInteraction, kl_to_gibbs, quartic_potential)
+from theory.functionals1d import (
+    AbsInteraction,
+    Entropy,
+    PorousMedium,
+    Potential,
+    QuadraticInteraction,
+    kl_to_gibbs,
+    quartic_potential,
+)
 from theory.lagrangian1d import inexact_step, jko_step, steady_state
 from theory.measures1d import cosine_grid, gaussian_grid, gaussian_quantile, w2, w2_to_quantile
 from theory.mixtures1d import GaussianMixture1D

@@ -26,6 +26,7 @@ import numpy as np
 import ot
 
 from experiments._api import Check, ratio_check
+from experiments._cases import spd_with_eigs
 from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import bounds, gaussian
@@ -61,9 +62,8 @@ class Config:
 
 
 def _data(d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     w = np.exp(rng.uniform(np.log(2.0), np.log(25.0), d))  # variance > 1: inverses expand
-    return 3.0 * rng.standard_normal(d) / np.sqrt(d), (q * w) @ q.T
+    return 3.0 * rng.standard_normal(d) / np.sqrt(d), spd_with_eigs(rng, w)
 
 
 def _perturbed_inverses(flow, kind: str, delta: float, rng: np.random.Generator):

@@ -22,7 +22,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+
 from experiments._api import Check, ratio_check
+from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
 from experiments._progress import progress
 from theory import bounds, gaussian
@@ -67,7 +69,7 @@ def _data(shape: str, d: int, rng: np.random.Generator, ou_delta: float):
     if shape == "mean_shift":
         m = rng.standard_normal(d)
         return 3.6 * m / np.linalg.norm(m), np.eye(d)
-    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    q = random_rotation(rng, d)
     if shape == "anisotropic":
         if d == 2:  # numerics.md §2.4: W_0 = 3.8039, KL_0 = 7.7202
             return np.array([3.0, -2.0]), np.array([[4.0, 1.5], [1.5, 1.0]])

@@ -22,8 +22,14 @@ from theory import gaussian
 from theory.barenblatt1d import BarenblattProfile
 from theory.functionals1d import PorousMedium, kl_to_gibbs, quartic_potential
 from theory.lagrangian1d import jko_step, steady_state
-from theory.measures1d import (cosine_grid, gaussian_grid, gaussian_quantile, uniform_grid, w2,
-                               w2_to_quantile)
+from theory.measures1d import (
+    cosine_grid,
+    gaussian_grid,
+    gaussian_quantile,
+    uniform_grid,
+    w2,
+    w2_to_quantile,
+)
 from theory.mixtures1d import GaussianMixture1D
 
 CLAIMS = ("C17",)

@@ -22,8 +22,15 @@ import torch
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.flow import (FlowConfig, Gaussian, gaussian_fit, kl_from_q_samples, kl_k3,
-                         std_normal_log_prob, train_flow)
+from theory.flow import (
+    FlowConfig,
+    Gaussian,
+    gaussian_fit,
+    kl_from_q_samples,
+    kl_k3,
+    std_normal_log_prob,
+    train_flow,
+)
 from theory.flow.reference import jko_trajectory
 
 CLAIMS = ("C8", "C9", "C12")

@@ -21,9 +21,17 @@ import torch
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds
+from theory.flow import (
+    Circle,
+    FlowConfig,
+    kl_k3,
+    ou_smooth,
+    std_normal_log_prob,
+    train_flow,
+    w2_emd,
+    w2_null_band,
+)
 from theory.flow.reference import finite_n_kl_bound
-from theory.flow import (Circle, FlowConfig, kl_k3, ou_smooth, std_normal_log_prob, train_flow,
-                         w2_emd, w2_null_band)
 
 CLAIMS = ("C10", "C11")
 TITLE = "Neural JKO flow on circle data (OU-smoothed): mixed KL–W2 guarantee, inversion errors"

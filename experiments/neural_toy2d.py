@@ -22,9 +22,17 @@ from matplotlib.ticker import NullFormatter
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds
+from theory.flow import (
+    FlowConfig,
+    Toy2D,
+    kl_k3,
+    ring_mixture,
+    std_normal_log_prob,
+    train_flow,
+    w2_emd,
+    w2_null_band,
+)
 from theory.flow.reference import finite_n_kl_bound
-from theory.flow import (FlowConfig, Toy2D, kl_k3, ring_mixture, std_normal_log_prob,
-                         train_flow, w2_emd, w2_null_band)
 
 CLAIMS = ("C8", "C9")
 TITLE = "Neural JKO flow on 2-D mixture/toy data: KL, NLL, sample W2, inversion, KL vs max ε²"

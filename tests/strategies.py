@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 __all__ = [
     "data_covariances",
-    "factored_covariances",
     "dims",
+    "factored_covariances",
     "gammas",
     "gaussian_cases",
     "log_uniform",

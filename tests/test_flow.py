@@ -13,10 +13,24 @@ import scipy.linalg
 import torch
 
 from theory import gaussian
-from theory.flow import (Block, FlowConfig, Gaussian, GaussianMixture, JKOFlow, Toy2D,
-                         VelocityField, authors_residual, divergence, exact_residual,
-                         gamma_schedule, integrate, kl_from_q_samples, kl_k3, ou_smooth,
-                         w2_emd)
+from theory.flow import (
+    Block,
+    FlowConfig,
+    Gaussian,
+    GaussianMixture,
+    JKOFlow,
+    Toy2D,
+    VelocityField,
+    authors_residual,
+    divergence,
+    exact_residual,
+    gamma_schedule,
+    integrate,
+    kl_from_q_samples,
+    kl_k3,
+    ou_smooth,
+    w2_emd,
+)
 from theory.flow.reference import affine_block_loss, optimal_block_loss
 
 torch.set_num_threads(1)

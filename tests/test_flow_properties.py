@@ -6,12 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from experiments.forward_backward import fb_fixed_point, fb_step
+from tests.strategies import gammas, log_uniform, means, seeds, spd_matrices
 from theory import bounds, gaussian
 from theory.affine import AffineMap
 from theory.gaussian_flow import build_flow
 from theory.inexact import inexact_trajectory
-
-from tests.strategies import gammas, log_uniform, means, seeds, spd_matrices
 
 #: W2 / L² chains are exact Gaussian identities evaluated in float64 (d ≤ 6, ≤ 8 blocks):
 #: relative round-off ~1e-12; the slack allows for products of up to 16 matrices.

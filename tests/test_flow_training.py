@@ -12,7 +12,14 @@ import pytest
 import torch
 
 from theory import gaussian
-from theory.flow import FlowConfig, Gaussian, kl_from_q_samples, kl_k3, std_normal_log_prob, train_flow
+from theory.flow import (
+    FlowConfig,
+    Gaussian,
+    kl_from_q_samples,
+    kl_k3,
+    std_normal_log_prob,
+    train_flow,
+)
 from theory.flow.reference import optimal_block_loss
 
 torch.set_num_threads(1)

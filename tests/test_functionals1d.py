@@ -13,9 +13,16 @@ from scipy import integrate
 
 from theory import gaussian
 from theory.barenblatt1d import BarenblattProfile
-from theory.functionals1d import (AbsInteraction, Entropy, Hessian1D, PairInteraction,
-                                  PorousMedium, QuadraticInteraction, kl_to_gibbs,
-                                  quartic_potential)
+from theory.functionals1d import (
+    AbsInteraction,
+    Entropy,
+    Hessian1D,
+    PairInteraction,
+    PorousMedium,
+    QuadraticInteraction,
+    kl_to_gibbs,
+    quartic_potential,
+)
 from theory.measures1d import cosine_grid, gaussian_grid, gaussian_quantile, uniform_grid
 
 # central differences with h = 1e-6 on O(1) quantities: truncation ~h², round-off ~1e-16/h

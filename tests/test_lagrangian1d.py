@@ -15,12 +15,23 @@ from hypothesis import strategies as st
 
 from theory import bounds, gaussian
 from theory.barenblatt1d import BarenblattProfile
-from theory.functionals1d import (AbsInteraction, Entropy, PorousMedium, QuadraticInteraction,
-                                  kl_to_gibbs, quartic_potential)
-from theory.lagrangian1d import (foc_residual, inexact_step, jko_objective, jko_step,
-                                 steady_state, trajectory)
-from theory.measures1d import (cosine_grid, gaussian_grid, gaussian_quantile, w2,
-                               w2_to_quantile)
+from theory.functionals1d import (
+    AbsInteraction,
+    Entropy,
+    PorousMedium,
+    QuadraticInteraction,
+    kl_to_gibbs,
+    quartic_potential,
+)
+from theory.lagrangian1d import (
+    foc_residual,
+    inexact_step,
+    jko_objective,
+    jko_step,
+    steady_state,
+    trajectory,
+)
+from theory.measures1d import cosine_grid, gaussian_grid, gaussian_quantile, w2, w2_to_quantile
 from theory.mixtures1d import GaussianMixture1D
 
 KL_STD = kl_to_gibbs(quartic_potential(1.0))

@@ -84,7 +84,7 @@ class BarenblattProfile:
         if not (radius > 0 and gamma > 0):
             raise ValueError(f"radius and gamma must be > 0, got {radius!r}, {gamma!r}")
         p = self.m + 1.0
-        f = lambda a: (a - 1.0) / gamma + a - self.K * a ** (1.0 - p) * radius ** (-p)  # noqa: E731
+        f = lambda a: (a - 1.0) / gamma + a - self.K * a ** (1.0 - p) * radius ** (-p)
         hi = 2.0
         while f(hi) < 0:
             hi *= 2.0

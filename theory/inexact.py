@@ -395,7 +395,7 @@ def _polish(m: Array, sig: Array, m_star: Array, new_mean: Array, new_cov: Array
     shift = new_mean - m_star
     if not np.any(shift):
         return new_mean, new_cov
-    f = lambda a: gaussian.foc_residual(m, sig, m_star + a * shift, new_cov, **kw) - eps  # noqa
+    f = lambda a: gaussian.foc_residual(m, sig, m_star + a * shift, new_cov, **kw) - eps
     a0, f0 = 1.0, f(1.0)
     if abs(f0) <= _POLISH_RTOL * eps:
         return new_mean, new_cov

@@ -15,8 +15,8 @@ need an inverse say so and raise a ``ValueError`` naming the argument.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,8 +24,8 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "DEFAULT_RTOL",
     "Spectrum",
-    "as_vector",
     "as_matrix",
+    "as_vector",
     "check_positive_scalar",
     "spectrum",
     "symmetrize",

@@ -9,17 +9,50 @@ Claims C8-C13 on the real model. Training may be float32; every reported number 
 """
 
 from theory.flow.block import Block, VelocityField
-from theory.flow.data import (Circle, Gaussian, GaussianMixture, Segment, Toy2D, ou_smooth,
-                              ring_mixture, std_normal_log_prob)
+from theory.flow.data import (
+                              Circle,
+                              Gaussian,
+                              GaussianMixture,
+                              Segment,
+                              Toy2D,
+                              ou_smooth,
+                              ring_mixture,
+                              std_normal_log_prob,
+)
 from theory.flow.diagnostics import gaussian_fit, kl_from_q_samples, kl_k3, w2_emd, w2_null_band
 from theory.flow.flow import FlowConfig, JKOFlow, gamma_schedule, make_block
 from theory.flow.ode import divergence, integrate
 from theory.flow.residual import authors_residual, exact_residual, kde_score
 from theory.flow.train import EvalState, TrainResult, quadratic_potential, train_block, train_flow
 
-__all__ = ["Block", "VelocityField", "Circle", "Gaussian", "GaussianMixture", "Segment", "Toy2D",
-           "ou_smooth", "ring_mixture", "std_normal_log_prob", "gaussian_fit",
-           "kl_from_q_samples", "kl_k3", "w2_emd", "w2_null_band", "FlowConfig", "JKOFlow",
-           "gamma_schedule", "make_block", "divergence", "integrate", "authors_residual",
-           "exact_residual", "kde_score", "EvalState", "TrainResult", "quadratic_potential",
-           "train_block", "train_flow"]
+__all__ = [
+                              "Block",
+                              "Circle",
+                              "EvalState",
+                              "FlowConfig",
+                              "Gaussian",
+                              "GaussianMixture",
+                              "JKOFlow",
+                              "Segment",
+                              "Toy2D",
+                              "TrainResult",
+                              "VelocityField",
+                              "authors_residual",
+                              "divergence",
+                              "exact_residual",
+                              "gamma_schedule",
+                              "gaussian_fit",
+                              "integrate",
+                              "kde_score",
+                              "kl_from_q_samples",
+                              "kl_k3",
+                              "make_block",
+                              "ou_smooth",
+                              "quadratic_potential",
+                              "ring_mixture",
+                              "std_normal_log_prob",
+                              "train_block",
+                              "train_flow",
+                              "w2_emd",
+                              "w2_null_band",
+]

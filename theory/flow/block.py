@@ -14,7 +14,7 @@ from torch import nn
 
 from theory.flow.ode import DIVERGENCES, METHODS, integrate
 
-__all__ = ["VelocityField", "Block", "ACTIVATIONS"]
+__all__ = ["ACTIVATIONS", "Block", "VelocityField"]
 
 ACTIVATIONS = ("softplus", "tanh")
 

@@ -23,8 +23,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from theory.spd import as_matrix, as_vector, check_positive_scalar, spectrum
 
-__all__ = ["Gaussian", "GaussianMixture", "ring_mixture", "Toy2D", "Circle", "Segment",
-           "ou_smooth", "std_normal_log_prob", "TOYS"]
+__all__ = [
+    "TOYS",
+    "Circle",
+    "Gaussian",
+    "GaussianMixture",
+    "Segment",
+    "Toy2D",
+    "ou_smooth",
+    "ring_mixture",
+    "std_normal_log_prob",
+]
 
 TOYS = ("moons", "checkerboard", "rose")
 

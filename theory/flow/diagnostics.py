@@ -18,7 +18,7 @@ import numpy as np
 import ot
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["kl_k3", "kl_from_q_samples", "w2_emd", "w2_null_band", "gaussian_fit"]
+__all__ = ["gaussian_fit", "kl_from_q_samples", "kl_k3", "w2_emd", "w2_null_band"]
 
 
 def _vec(a: ArrayLike, name: str) -> NDArray[np.float64]:

@@ -23,7 +23,7 @@ from theory.flow.block import Block, VelocityField
 from theory.flow.data import std_normal_log_prob
 from theory.spd import check_positive_scalar
 
-__all__ = ["FlowConfig", "JKOFlow", "gamma_schedule", "make_block", "SCHEDULES"]
+__all__ = ["SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block"]
 
 SCHEDULES = ("constant", "geometric")
 

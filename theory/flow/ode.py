@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["divergence", "integrate", "METHODS", "DIVERGENCES"]
+__all__ = ["DIVERGENCES", "METHODS", "divergence", "integrate"]
 
 METHODS = ("rk4", "euler")
 DIVERGENCES = ("exact", "hutchinson")

@@ -33,8 +33,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from theory.spd import check_positive_scalar
 
-__all__ = ["ExactResidual", "exact_residual", "kde_score", "emd_matching", "authors_residual",
-           "grad_quadratic"]
+__all__ = [
+    "ExactResidual",
+    "authors_residual",
+    "emd_matching",
+    "exact_residual",
+    "grad_quadratic",
+    "kde_score",
+]
 
 
 def grad_quadratic(y: torch.Tensor) -> torch.Tensor:

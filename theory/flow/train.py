@@ -34,7 +34,7 @@ from theory.flow.flow import FlowConfig, JKOFlow, make_block
 from theory.flow.residual import authors_residual, exact_residual, grad_quadratic
 from theory.spd import check_positive_scalar
 
-__all__ = ["quadratic_potential", "train_block", "train_flow", "EvalState", "TrainResult"]
+__all__ = ["EvalState", "TrainResult", "quadratic_potential", "train_block", "train_flow"]
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
 
