@@ -12,7 +12,7 @@ the bound C(γ,λ)ε², C = (λ² + (1+γλ)²)/(γλ²(2+γλ)) (T4).
 Slopes: OLS of log KL on log ε (deterministic kinds: the OLS standard error is reported as the fit
 uncertainty; the random ``mixed`` kind: per-seed slopes with a 95% t-interval over seeds).
 Negative controls in the same figure: c = 0.5 (the transient dominates: slope ≈ 2c = 1) and a
-fixed N (plateau: slope → 0). The minimal N that reaches Cε² is fitted against log(1/ε) and
+N frozen at N(ε = 1e-2) (plateau: slope → 0, fitted on ε < 3e-3). The minimal N that reaches Cε² is fitted against log(1/ε) and
 compared with the predicted slope 1/log(1+γλ).
 """
 
@@ -49,7 +49,7 @@ class Config:
     kinds: tuple[str, ...] = ("mean", "map", "mixed")
     c_theorem: float = 1.0
     c_controls: tuple[float, ...] = (0.5, 1.5, 3.0)
-    fixed_n: int = 12
+    fixed_n_eps: float = 1e-2  # control: N frozen at N(ε = fixed_n_eps) for every ε
     mixed_seeds: int = 5
     ou_delta: float = 0.05
     seed: int = 0
@@ -97,7 +97,7 @@ def _slope(eps: np.ndarray, kl: np.ndarray) -> tuple[float, float]:
     return fit.slope, fit.slope_se
 
 
-def _curve(m0, s0, gamma, lam, w0, eps_grid, kind, c, fixed_n, seed) -> dict:
+def _curve(m0, s0, gamma, lam, w0, eps_grid, kind, c, fixed_n, seed, fixed_eps=None) -> dict:
     kl_gen, kl_fwd, ns = [], [], []
     for e in eps_grid:
         n = fixed_n if c is None else bounds.n_blocks_required(w0, e, gamma, lam, c)
@@ -106,7 +106,11 @@ def _curve(m0, s0, gamma, lam, w0, eps_grid, kind, c, fixed_n, seed) -> dict:
         kl_fwd.append(b)
         ns.append(n)
     kl_gen = np.array(kl_gen)
-    slope, se = _slope(eps_grid, kl_gen)
+    if c is None:  # frozen-N control: fit where N is too small (ε well below the freezing ε)
+        tail = eps_grid < 0.3 * eps_grid[np.argmin(np.abs(np.log(eps_grid / fixed_eps)))]
+        slope, se = _slope(eps_grid[tail], kl_gen[tail])
+    else:
+        slope, se = _slope(eps_grid, kl_gen)
     return {"kind": kind, "c": c, "seed": seed, "N": ns, "kl_generated": kl_gen,
             "kl_forward": np.array(kl_fwd), "slope": slope, "slope_se": se,
             "ratio_to_bound": kl_gen / (bounds.kl_guarantee_constant(gamma, lam) * eps_grid**2),
@@ -162,7 +166,9 @@ def run(cfg: Config) -> dict:
                        for s in seeds]
         curves += [_curve(m0, s0, gamma, lam, w0, eps_grid, "mean", c, None, 0)
                    for c in cfg.c_controls]
-        curves.append(_curve(m0, s0, gamma, lam, w0, eps_grid, "mean", None, cfg.fixed_n, 0))
+        n_fixed = bounds.n_blocks_required(w0, cfg.fixed_n_eps, gamma, lam, cfg.c_theorem)
+        curves.append(_curve(m0, s0, gamma, lam, w0, eps_grid, "mean", None, n_fixed, 0,
+                             fixed_eps=cfg.fixed_n_eps))
         out.append({"shape": shape, "d": d, "gamma": gamma, "lam": lam, "w0": w0,
                     "kl0": gaussian.kl(m0, s0), "curves": curves,
                     "n_min": _n_min(m0, s0, gamma, lam, w0, eps_grid)})
@@ -177,7 +183,7 @@ def run(cfg: Config) -> dict:
     ctrl = {str(c): [cv["slope"] for case in out for cv in case["curves"]
                      if cv["c"] == c and cv["kind"] == "mean"] for c in cfg.c_controls}
     return {
-        "eps": eps_grid, "c_theorem": cfg.c_theorem, "fixed_n": cfg.fixed_n,
+        "eps": eps_grid, "c_theorem": cfg.c_theorem, "fixed_n_eps": cfg.fixed_n_eps,
         "cases": out,
         "worst_ratio_theorem": max(float(np.max(c["ratio_to_bound"])) for c in thm),
         "slopes_theorem": {k: [c["slope"] for c in thm if c["kind"] == k] for k in cfg.kinds},
@@ -229,7 +235,7 @@ def checks(r: dict) -> list[Check]:
             "C8", "negative control c = 0.5 (N too small): slope ≈ 2c = 1, not 2", g,
             max(abs(s - 1.0) for s in c05), 0.3, max(abs(s - 1.0) for s in c05) <= 0.3,
             "control_slopes.0.5", "slope",
-            f"slopes {min(c05):.2f}..{max(c05):.2f}; fixed N = {r['fixed_n']}: slopes "
+            f"slopes {min(c05):.2f}..{max(c05):.2f}; N frozen at N(ε={r['fixed_n_eps']:g}): slopes "
             f"{min(r['fixed_n_slopes']):.2f}..{max(r['fixed_n_slopes']):.2f} (plateau) — the "
             "theorem needs N to grow with log(1/ε)"))
     rows.append(Check("C9", "KL(P‖q̂) (from q̂) = KL(ρ_N‖q) for invertible affine blocks", g,
@@ -262,7 +268,8 @@ def plot(r: dict, path) -> None:
             ax[0, 1].loglog(eps, kl / eps**2, mk + "-", color=col, ms=4, label=f"{cv['kind']}")
         elif cv["c"] is None:
             ax[0, 0].loglog(eps, kl, "x--", color="C3",
-                            label=f"control: fixed N={r['fixed_n']}: slope {cv['slope']:.2f}")
+                            label=f"control: N fixed at N({r['fixed_n_eps']:g})={cv['N'][0]}: "
+                                  f"slope {cv['slope']:.2f}")
         elif cv["c"] == 0.5:
             ax[0, 0].loglog(eps, kl, "v--", color="C4",
                             label=f"control: c=0.5: slope {cv['slope']:.2f}")
