@@ -150,7 +150,7 @@ def plot(results: dict, path) -> None:
                         label="ε_n exact score + EMD map (hybrid)")
         ax.semilogy(n, r["w2_fit_vs_exact"], "^:", label="W2(Gauss fit of ρ̂_n, exact ρ_n)")
         ax.set(xlabel="block n", ylabel="ε (not squared) / W2",
-               title=f"{name}: residual ε_n\nKL(P‖q̂) fwd {r['kl_fwd']:.4f}±{r['kl_fwd_se']:.4f}, "
+               title=f"{name}: residual ε_n\nKL(P‖q̂):\nfwd {r['kl_fwd']:.4f}±{r['kl_fwd_se']:.4f}, "
                      f"bwd {r['kl_bwd']:.4f}±{r['kl_bwd_se']:.4f}")
         ax.legend(fontsize=6)
     save(fig, path)

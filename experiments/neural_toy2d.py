@@ -190,7 +190,7 @@ def plot(results: dict, path) -> None:
             ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-", label="ε_n exact")
         ax.semilogy(n[1:], [d["movement"] for d in diag], "^-", label="movement E|T(x)-x|²")
         ax.set(xlabel="block n", ylabel="value",
-               title=f"{name}: ε, movement, inv.\n(chain {r['inv_err_chain']:.1e})")
+               title=f"{name}: ε_n, movement,\ninversion (chain {r['inv_err_chain']:.1e})")
         ax.legend(fontsize=6)
     sw = results["sweep"]
     ax = axes[-1, 0]
