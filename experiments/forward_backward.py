@@ -32,10 +32,9 @@ import numpy as np
 from experiments._api import Check, ratio_check
 from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds, gaussian
-from theory.inexact import inexact_step
-from theory.spd import spectrum
+from theory.gaussian import fb_fixed_point, fb_step, inexact_step, prox_residual
+from theory.progress import progress
 
 CLAIMS = ("C14",)
 TITLE = "Forward-backward scheme vs JKO: fixed point, contraction, stability limit, inexact steps"
@@ -72,55 +71,27 @@ def _problem(d: int, cfg: Config, rng: np.random.Generator):
     return b, c, q_eigs, u, b + 2.0 * rng.standard_normal(d), a @ a.T / d + 0.3 * np.eye(d)
 
 
-def fb_step(mean, cov, *, gamma, b, c, eps=0.0, u=None):
-    """One FB step; with ``eps > 0`` the prox output mean is shifted by γε·u (residual exactly ε)."""
-    m, s = gaussian.potential_step(mean, cov, gamma=gamma, target_mean=b, target_cov=c)
-    m, s = gaussian.entropy_prox(m, s, gamma=gamma)
-    if eps > 0:
-        m = m + gamma * eps * u
-    return m, s
-
-
-def fb_fixed_point(gamma: float, b, c) -> tuple[np.ndarray, np.ndarray]:
-    """The FB fixed point q*_γ = N(b, U diag(γ/(1 − |1 − γq_i|)) Uᵀ) (q_i eigenvalues of C⁻¹)."""
-    sp = spectrum(c, "c")
-    a = np.abs(1.0 - gamma / sp.w)
-    if np.any(a >= 1.0):
-        raise ValueError(f"gamma={gamma} is beyond the stability limit 2/λmax(Q): no fixed point")
-    return np.asarray(b, float), (sp.u * (gamma / (1.0 - a))) @ sp.u.T
-
-
-def prox_residual(m, s, m1, s1, gamma) -> float:
-    """Residual of the entropy-prox objective at N(m1, s1) from N(m, s) (no potential):
-    ξ(y) = −S₁⁻¹(y − m₁) + (y − T⁻¹y)/γ, ε² = |(m₁−m)/γ|² + ‖(−S₁⁻¹ + (I−B)/γ)S₁^{1/2}‖_F²."""
-    sp = spectrum(s1, "s1")
-    bmap = gaussian.ot_map(s1, s)
-    cs = (np.eye(len(m)) - bmap) / gamma @ sp.sqrt() - sp.inv_sqrt("s1")
-    cv = (np.asarray(m1) - m) / gamma
-    return float(np.sqrt(cv @ cv + np.sum(cs * cs)))
-
-
 def _run_pair(d, frac, cfg, rng) -> dict:
     b, c, q_eigs, u, m0, s0 = _problem(d, cfg, rng)
     lam, big = q_eigs.min(), q_eigs.max()
     gamma = frac * 2.0 / big
     kappa = max(abs(1 - gamma * lam), abs(1 - gamma * big))
-    bs, cs = fb_fixed_point(gamma, b, c)  # = q iff γ ≤ 1/λmax(Q)
+    bs, cs = fb_fixed_point(gamma=gamma, target_mean=b, target_cov=c)  # = q iff γ ≤ 1/λmax(Q)
     m_fb, s_fb, m_j, s_j = m0, s0, m0, s0
     w_fb, w_j = [gaussian.w2(m0, s0, bs, cs)], [gaussian.w2(m0, s0, b, c)]
     for _ in range(cfg.n_steps):
-        m_fb, s_fb = fb_step(m_fb, s_fb, gamma=gamma, b=b, c=c)
+        m_fb, s_fb = fb_step(m_fb, s_fb, gamma=gamma, target_mean=b, target_cov=c)
         m_j, s_j = gaussian.jko_step(m_j, s_j, gamma=gamma, target_mean=b, target_cov=c)
         w_fb.append(gaussian.w2(m_fb, s_fb, bs, cs))
         w_j.append(gaussian.w2(m_j, s_j, b, c))
     m_long, s_long = m_fb, s_fb
     for _ in range(2000):  # iterate to the numerical limit to test the predicted fixed point
-        m_long, s_long = fb_step(m_long, s_long, gamma=gamma, b=b, c=c)
+        m_long, s_long = fb_step(m_long, s_long, gamma=gamma, target_mean=b, target_cov=c)
     w_fb, w_j = np.array(w_fb), np.array(w_j)
     ok = w_fb[:-1] > 1e-6 * w_fb[0]  # float floor of the non-isotropic target (see C2)
     okj = w_j[:-1] > 1e-6 * w_j[0]
     # fixed point: one step from q itself
-    mf, sf = fb_step(b, c, gamma=gamma, b=b, c=c)
+    mf, sf = fb_step(b, c, gamma=gamma, target_mean=b, target_cov=c)
     mj, sj = gaussian.jko_step(b, c, gamma=gamma, target_mean=b, target_cov=c)
     return {"d": d, "gamma": gamma, "frac": frac, "kappa": kappa, "lam": float(lam),
             "unbiased_regime": bool(gamma * big <= 1.0),
@@ -142,12 +113,12 @@ def _local_rates(cfg: Config) -> list[dict]:
     rows = []
     for frac in cfg.gamma_fracs:
         gamma = frac * 2.0 / q.max()
-        _, cstar = fb_fixed_point(gamma, np.zeros(3), c)
+        _, cstar = fb_fixed_point(gamma=gamma, target_mean=np.zeros(3), target_cov=c)
         q_eff = 1.0 / np.diag(cstar)  # the FB std fixed point is 1/sqrt(q_eff)
         m, s = np.array([1.0, -1.0, 0.5]), np.diag([2.0, 0.5, 1.5])
         traj_m, traj_s = [m], [np.sqrt(np.diag(s))]
         for _ in range(400):
-            m, s = fb_step(m, s, gamma=gamma, b=np.zeros(3), c=c)
+            m, s = fb_step(m, s, gamma=gamma, target_mean=np.zeros(3), target_cov=c)
             traj_m.append(m)
             traj_s.append(np.sqrt(np.diag(s)))
         tm, ts = np.array(traj_m), np.array(traj_s) - 1.0 / np.sqrt(q_eff)
@@ -170,7 +141,7 @@ def _stability(cfg: Config, rng) -> dict:
     for g in gammas:
         m, s, mj, sj = m0, s0, m0, s0
         for _ in range(30):
-            m, s = fb_step(m, s, gamma=g, b=b, c=c)
+            m, s = fb_step(m, s, gamma=g, target_mean=b, target_cov=c)
             mj, sj = gaussian.jko_step(mj, sj, gamma=g, target_mean=b, target_cov=c)
         out_fb.append(gaussian.w2(m, s, b, c))
         out_j.append(gaussian.w2(mj, sj, b, c))
@@ -192,7 +163,8 @@ def _inexact(cfg: Config, rng) -> dict:
         w_fb, w_j = [gaussian.w2(m, s, b, c)], [gaussian.w2(mj, sj, b, c)]
         for _ in range(n):
             mh, sh = gaussian.potential_step(m, s, gamma=gamma, target_mean=b, target_cov=c)
-            m1, s1 = fb_step(m, s, gamma=gamma, b=b, c=c, eps=eps, u=away)
+            m1, s1 = fb_step(m, s, gamma=gamma, target_mean=b, target_cov=c, eps=eps,
+                             direction=away)
             res_err = max(res_err, abs(prox_residual(mh, sh, m1, s1, gamma) / eps - 1.0))
             m, s = m1, s1
             mj, sj = inexact_step(mj, sj, gamma=gamma, eps=eps, target_mean=b, target_cov=c)

@@ -23,9 +23,9 @@ import numpy as np
 from experiments._api import Check, ratio_check
 from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds, gaussian
-from theory.trajectory import general_trajectory, standard_trajectory
+from theory.gaussian import general_trajectory, standard_trajectory
+from theory.progress import progress
 
 CLAIMS = ("C2", "C5", "C7", "C15", "C18")
 TITLE = "Exact Gaussian JKO: W2/KL contraction, gap bound, Talagrand, local rates"

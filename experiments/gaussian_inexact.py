@@ -34,9 +34,9 @@ import numpy as np
 from experiments._api import Check, ratio_check
 from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds, gaussian
-from theory.inexact import KINDS, inexact_trajectory
+from theory.gaussian import INEXACT_KINDS, inexact_trajectory
+from theory.progress import progress
 
 CLAIMS = ("C3", "C4", "C5", "C6", "C19")
 TITLE = "Inexact Gaussian JKO (prescribed residual ε): one/multi-step W2, gap, inexact EVI, KL"
@@ -54,7 +54,7 @@ class Config:
     gammas: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)
     targets: tuple[str, ...] = TARGETS
     data: tuple[str, ...] = DATA
-    kinds: tuple[str, ...] = KINDS
+    kinds: tuple[str, ...] = INEXACT_KINDS
     eps_grid: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
     n_steps: int = 30
     floor_rel: float = 1e-6

@@ -22,8 +22,8 @@ from scipy.optimize import minimize
 from experiments._api import Check
 from experiments._cases import spd_with_eigs
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import gaussian
+from theory.progress import progress
 
 CLAIMS = ("C1",)
 TITLE = "Closed-form Gaussian JKO step vs brute-force minimisation (and its FOC residual)"

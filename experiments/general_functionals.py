@@ -32,21 +32,27 @@ from scipy import stats
 
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds
-from theory.barenblatt1d import BarenblattProfile
-from theory.functionals1d import (
+from theory.oned import (
     AbsInteraction,
+    BarenblattProfile,
     Entropy,
+    GaussianMixture1D,
     PorousMedium,
     Potential,
     QuadraticInteraction,
+    cosine_grid,
+    gaussian_grid,
+    gaussian_quantile,
+    inexact_step,
+    jko_step,
     kl_to_gibbs,
     quartic_potential,
+    steady_state,
+    w2,
+    w2_to_quantile,
 )
-from theory.lagrangian1d import inexact_step, jko_step, steady_state
-from theory.measures1d import cosine_grid, gaussian_grid, gaussian_quantile, w2, w2_to_quantile
-from theory.mixtures1d import GaussianMixture1D
+from theory.progress import progress
 
 CLAIMS = ("C2", "C4", "C5", "C17", "C18")
 TITLE = "General λ-convex functionals on non-Gaussian 1-D data: C2, C4, C5, C18 with the functional's λ"

@@ -28,10 +28,9 @@ import ot
 from experiments._api import Check, ratio_check
 from experiments._cases import spd_with_eigs
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds, gaussian
-from theory.affine import AffineMap
-from theory.gaussian_flow import build_flow
+from theory.gaussian import AffineMap, build_flow
+from theory.progress import progress
 
 CLAIMS = ("C9", "C11")
 TITLE = "Inversion errors: W2(P,(S∘T)_#P) vs ‖S∘T−Id‖ vs the telescoping Lipschitz bound"

@@ -26,10 +26,9 @@ import numpy as np
 from experiments._api import Check, ratio_check
 from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds, gaussian
-from theory.gaussian_flow import build_flow
-from theory.inexact import inexact_trajectory
+from theory.gaussian import build_flow, inexact_trajectory
+from theory.progress import progress
 from theory.rates import fit_line, fit_loglog, seed_interval
 
 CLAIMS = ("C8", "C9")

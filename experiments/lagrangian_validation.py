@@ -17,20 +17,23 @@ import numpy as np
 
 from experiments._api import Check
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import gaussian
-from theory.barenblatt1d import BarenblattProfile
-from theory.functionals1d import PorousMedium, kl_to_gibbs, quartic_potential
-from theory.lagrangian1d import jko_step, steady_state
-from theory.measures1d import (
+from theory.oned import (
+    BarenblattProfile,
+    GaussianMixture1D,
+    PorousMedium,
     cosine_grid,
     gaussian_grid,
     gaussian_quantile,
+    jko_step,
+    kl_to_gibbs,
+    quartic_potential,
+    steady_state,
     uniform_grid,
     w2,
     w2_to_quantile,
 )
-from theory.mixtures1d import GaussianMixture1D
+from theory.progress import progress
 
 CLAIMS = ("C17",)
 TITLE = "1-D Lagrangian JKO solver vs exact references (Gaussian, Gibbs, Barenblatt): error vs n"

@@ -21,12 +21,19 @@ from scipy import stats
 
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds
-from theory.functionals1d import Potential, kl_to_gibbs, quartic_potential
-from theory.lagrangian1d import jko_step, steady_state
-from theory.measures1d import gaussian_grid, gaussian_quantile, w2_sq
-from theory.mixtures1d import GaussianMixture1D
+from theory.oned import (
+    GaussianMixture1D,
+    Potential,
+    gaussian_grid,
+    gaussian_quantile,
+    jko_step,
+    kl_to_gibbs,
+    quartic_potential,
+    steady_state,
+    w2_sq,
+)
+from theory.progress import progress
 
 CLAIMS = ("C16",)
 TITLE = "Merely convex G (λ = 0, V = x⁴/4 and √(1+x²)): O(1/n) gap bound vs measured decay"

@@ -23,10 +23,9 @@ import numpy as np
 
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds, gaussian
-from theory.gaussian_flow import build_flow
-from theory.inexact import inexact_trajectory
+from theory.gaussian import build_flow, inexact_trajectory
+from theory.progress import progress
 
 CLAIMS = ("C10",)
 TITLE = "Data without density: OU smoothing bounds, JKO from singular data, mixed W2/KL guarantee"

@@ -26,12 +26,22 @@ import numpy as np
 
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
-from experiments._progress import progress
 from theory import bounds
-from theory.functionals1d import kl_to_gibbs, quartic_potential
-from theory.lagrangian1d import inexact_step, jko_step, steady_state
-from theory.measures1d import gaussian_grid, gaussian_quantile, w2
-from theory.mixtures1d import Atoms1D, GaussianMixture1D, w2_atoms_to_mixture, w2_between_quantiles
+from theory.oned import (
+    Atoms1D,
+    GaussianMixture1D,
+    gaussian_grid,
+    gaussian_quantile,
+    inexact_step,
+    jko_step,
+    kl_to_gibbs,
+    quartic_potential,
+    steady_state,
+    w2,
+    w2_atoms_to_mixture,
+    w2_between_quantiles,
+)
+from theory.progress import progress
 
 CLAIMS = ("C10",)
 TITLE = "Data without density in 1-D: OU smoothing bounds and KL after N JKO steps over (δ, ε)"

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from theory import gaussian
-from theory.trajectory import standard_trajectory
+from theory.gaussian import standard_trajectory
 
 TITLE = "Gaussian JKO trajectory, d = 1000, N = 100 (target N(0, I))"
 

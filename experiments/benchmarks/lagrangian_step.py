@@ -13,9 +13,14 @@ import time
 import numpy as np
 
 from theory import gaussian
-from theory.functionals1d import kl_to_gibbs, quartic_potential
-from theory.lagrangian1d import jko_step
-from theory.measures1d import gaussian_grid, gaussian_quantile, w2_to_quantile
+from theory.oned import (
+    gaussian_grid,
+    gaussian_quantile,
+    jko_step,
+    kl_to_gibbs,
+    quartic_potential,
+    w2_to_quantile,
+)
 
 TITLE = "1-D Lagrangian JKO step (KL to N(0,1)): time and W2 error vs n"
 

@@ -32,6 +32,7 @@ from theory.flow.data import std_normal_log_prob
 from theory.flow.diagnostics import kl_k3
 from theory.flow.flow import FlowConfig, JKOFlow, make_block
 from theory.flow.residual import authors_residual, exact_residual, grad_quadratic
+from theory.progress import progress
 from theory.spd import check_positive_scalar
 
 __all__ = ["EvalState", "TrainResult", "quadratic_potential", "train_block", "train_flow"]
@@ -45,13 +46,7 @@ def quadratic_potential(y: torch.Tensor) -> torch.Tensor:
 
 
 def _progress(it, desc: str, show: bool):
-    if not show:
-        return it
-    try:
-        from experiments._progress import progress
-    except ImportError:  # theory/ must not need experiments/
-        return it
-    return progress(it, desc)
+    return progress(it, desc) if show else it
 
 
 def train_block(block: Block, x_train: torch.Tensor, *, gamma: float, iters: int, batch: int,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests import strategies as S
 from tests.tolerances import KL_SERIES_RTOL, ROUTE_RTOL, TRAJ_MP_RTOL, TRAJ_RTOL
 from theory import gaussian as G
-from theory.trajectory import general_trajectory, standard_trajectory
+from theory.gaussian import general_trajectory, standard_trajectory
 
 
 @given(case=S.gaussian_cases(d_max=12), gamma=S.gammas(),

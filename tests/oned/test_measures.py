@@ -10,9 +10,11 @@ import pytest
 from scipy import integrate, optimize, special, stats
 
 from theory import gaussian
-from theory.barenblatt1d import BarenblattProfile
-from theory.gibbs1d import GibbsMeasure1D
-from theory.measures1d import (
+from theory.oned import (
+    Atoms1D,
+    BarenblattProfile,
+    GaussianMixture1D,
+    GibbsMeasure1D,
     cosine_grid,
     density_at_nodes,
     gaussian_grid,
@@ -21,10 +23,11 @@ from theory.measures1d import (
     moments,
     uniform_grid,
     w2,
+    w2_atoms_to_mixture,
+    w2_between_quantiles,
     w2_sq,
     w2_to_quantile,
 )
-from theory.mixtures1d import Atoms1D, GaussianMixture1D, w2_atoms_to_mixture, w2_between_quantiles
 
 # float64 round-off on sums of O(n) terms of size O(1)
 TOL_SUM = 1e-13

@@ -12,18 +12,21 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 from theory import gaussian
-from theory.barenblatt1d import BarenblattProfile
-from theory.functionals1d import (
+from theory.oned import (
     AbsInteraction,
+    BarenblattProfile,
     Entropy,
     Hessian1D,
     PairInteraction,
     PorousMedium,
     QuadraticInteraction,
+    cosine_grid,
+    gaussian_grid,
+    gaussian_quantile,
     kl_to_gibbs,
     quartic_potential,
+    uniform_grid,
 )
-from theory.measures1d import cosine_grid, gaussian_grid, gaussian_quantile, uniform_grid
 
 # central differences with h = 1e-6 on O(1) quantities: truncation ~h², round-off ~1e-16/h
 TOL_FD = 1e-7

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory.affine import AffineMap
+from theory.gaussian._affine import AffineMap
 from theory.spd import (
     DEFAULT_RTOL,
     Spectrum,

@@ -38,8 +38,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
-from theory.functionals1d import Functional1D
-from theory.measures1d import MassGrid, validate_nodes
+from theory.oned._functionals import Functional1D
+from theory.oned._measures import MassGrid, validate_nodes
 
 __all__ = [
     "JKOStepResult",
@@ -103,8 +103,8 @@ def foc_residual(x: ArrayLike, y: ArrayLike, grid: MassGrid, G: Functional1D,
     r"""The discrete FOC residual ε of a candidate step x from y (module docstring; W2/time units).
 
     Example:
-        >>> from theory.measures1d import gaussian_grid
-        >>> from theory.functionals1d import kl_to_gibbs, quartic_potential
+        >>> from theory.oned._measures import gaussian_grid
+        >>> from theory.oned._functionals import kl_to_gibbs, quartic_potential
         >>> g, G = gaussian_grid(201), kl_to_gibbs(quartic_potential(1.0))
         >>> y = 1.5 + 2.0 * np.linspace(-8, 8, 201)
         >>> r = jko_step(y, g, G, 0.5)

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
-from theory.measures1d import quantiles_by_bisection
+from theory.oned._measures import quantiles_by_bisection
 
 __all__ = ["GibbsMeasure1D"]
 

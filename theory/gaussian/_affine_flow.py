@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory import gaussian
-from theory.affine import AffineMap
+from theory.gaussian import _closed_form as gaussian
+from theory.gaussian._affine import AffineMap
 from theory.spd import as_vector, spectrum
 
 __all__ = ["GaussianFlow", "build_flow"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests import strategies as S
 from tests.tolerances import MC_SIGMAS
-from theory.affine import AffineMap
+from theory.gaussian import AffineMap
 
 
 @st.composite

@@ -32,8 +32,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import linalg
 
-from theory.gibbs1d import GibbsMeasure1D
-from theory.measures1d import MassGrid, validate_nodes
+from theory.oned._gibbs import GibbsMeasure1D
+from theory.oned._measures import MassGrid, validate_nodes
 
 __all__ = [
     "AbsInteraction",
@@ -379,7 +379,7 @@ def kl_to_gibbs(potential: Potential, *, n_panels: int = 4000) -> SumFunctional:
 
     Example:
         >>> G = kl_to_gibbs(quartic_potential(1.0, 0.0))
-        >>> from theory.measures1d import gaussian_grid
+        >>> from theory.oned._measures import gaussian_grid
         >>> g = gaussian_grid(801)
         >>> abs(G.energy(G.gibbs.quantile(g.s), g)) < 1e-4
         True

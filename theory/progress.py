@@ -1,4 +1,4 @@
-"""Progress bars (tqdm), quiet when stderr is not a terminal or ``JKO_QUIET=1``."""
+"""Progress bars (tqdm) for long loops, quiet when stderr is not a terminal or ``JKO_QUIET=1``."""
 
 from __future__ import annotations
 

@@ -5,12 +5,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments.forward_backward import fb_fixed_point, fb_step
 from tests.strategies import gammas, log_uniform, means, seeds, spd_matrices
 from theory import bounds, gaussian
-from theory.affine import AffineMap
-from theory.gaussian_flow import build_flow
-from theory.inexact import inexact_trajectory
+from theory.gaussian import AffineMap, build_flow, fb_fixed_point, fb_step, inexact_trajectory
 
 #: W2 / L² chains are exact Gaussian identities evaluated in float64 (d ≤ 6, ≤ 8 blocks):
 #: relative round-off ~1e-12; the slack allows for products of up to 16 matrices.
@@ -59,9 +56,9 @@ def test_c14_fb_contracts_toward_its_fixed_point(d, seed, frac, data):
     q_eigs = 1.0 / np.linalg.eigvalsh(c)
     gamma = frac * 2.0 / q_eigs.max()
     kappa = np.abs(1 - gamma * q_eigs).max()
-    bs, cs = fb_fixed_point(gamma, b, c)
+    bs, cs = fb_fixed_point(gamma=gamma, target_mean=b, target_cov=c)
     w = gaussian.w2(m, cov, bs, cs)
-    m1, s1 = fb_step(m, cov, gamma=gamma, b=b, c=c)
+    m1, s1 = fb_step(m, cov, gamma=gamma, target_mean=b, target_cov=c)
     assert gaussian.w2(m1, s1, bs, cs) <= kappa * w * (1 + 1e-8) + 1e-12
     if gamma * q_eigs.max() <= 1.0:
         assert gaussian.w2(bs, cs, b, c) <= 1e-10 * (1 + np.abs(c).max())

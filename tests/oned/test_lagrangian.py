@@ -14,25 +14,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from theory import bounds, gaussian
-from theory.barenblatt1d import BarenblattProfile
-from theory.functionals1d import (
+from theory.oned import (
     AbsInteraction,
+    BarenblattProfile,
     Entropy,
+    GaussianMixture1D,
     PorousMedium,
     QuadraticInteraction,
-    kl_to_gibbs,
-    quartic_potential,
-)
-from theory.lagrangian1d import (
+    cosine_grid,
     foc_residual,
+    gaussian_grid,
+    gaussian_quantile,
     inexact_step,
     jko_objective,
     jko_step,
+    kl_to_gibbs,
+    quartic_potential,
     steady_state,
     trajectory,
+    w2,
+    w2_to_quantile,
 )
-from theory.measures1d import cosine_grid, gaussian_grid, gaussian_quantile, w2, w2_to_quantile
-from theory.mixtures1d import GaussianMixture1D
 
 KL_STD = kl_to_gibbs(quartic_potential(1.0))
 # Newton stops at ε ≤ 1e-9; the W2 error of the node vector is then ≤ γε/(1+γλ) < 1e-9

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory import gaussian
-from theory.gaussian import _delta_minus_log1p
+from theory.gaussian import _closed_form as gaussian
+from theory.gaussian._closed_form import _delta_minus_log1p
 from theory.spd import as_vector, spectrum, symmetrize
 
 __all__ = ["GaussianPath", "StandardTrajectory", "general_trajectory", "standard_trajectory"]

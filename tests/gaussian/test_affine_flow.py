@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from theory import gaussian
-from theory.gaussian_flow import build_flow
-from theory.inexact import inexact_trajectory
+from theory.gaussian import build_flow, inexact_trajectory
 
 
 def _data(rng, d):

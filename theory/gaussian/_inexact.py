@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
-from theory import gaussian
+from theory.gaussian import _closed_form as gaussian
 from theory.spd import as_matrix, as_vector, check_positive_scalar, spectrum, symmetrize
 
 __all__ = [

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from theory.measures1d import quantiles_by_bisection
+from theory.oned._measures import quantiles_by_bisection
 
 __all__ = ["Atoms1D", "GaussianMixture1D", "w2_atoms_to_mixture", "w2_between_quantiles"]
 

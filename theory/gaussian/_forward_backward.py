@@ -1,0 +1,119 @@
+r"""The forward-backward (Wasserstein proximal-gradient) scheme on Gaussians, exactly.
+
+Claim C14 (docs/theory.md, "Forward-backward beside JKO"). For
+:math:`G(\rho) = \int V\,d\rho + \int\rho\log\rho` with :math:`V(x) = \tfrac12(x-b)^\top Q(x-b)`,
+:math:`Q = C^{-1}`, one forward-backward step is an explicit gradient step on V followed by the
+exact W2-proximal step of the entropy:
+
+.. math::
+    \rho \mapsto \mathrm{prox}^{W_2}_{\gamma H}\big((I - \gamma\nabla V)_\#\rho\big).
+
+Both halves map Gaussians to Gaussians, so the scheme is computed in closed form
+(:func:`~theory.gaussian.potential_step`, :func:`~theory.gaussian.entropy_prox`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from theory.gaussian import _closed_form as gaussian
+from theory.spd import as_vector, spectrum
+
+__all__ = ["fb_fixed_point", "fb_step", "prox_residual"]
+
+Array = NDArray[np.float64]
+
+
+def fb_step(mean: ArrayLike, cov: ArrayLike, *, gamma: float, target_mean: ArrayLike,
+            target_cov: ArrayLike, eps: float = 0.0,
+            direction: ArrayLike | None = None) -> tuple[Array, Array]:
+    r"""One forward-backward step from :math:`\mathcal N(m, \Sigma)` toward :math:`\mathcal N(b, C)`.
+
+    Claim C14. With ``eps > 0`` the prox output mean is shifted by :math:`\gamma\varepsilon u`
+    (``u = direction``, a unit vector), which makes the residual of the prox objective exactly
+    :math:`\varepsilon` (an inexact backward step).
+
+    Args:
+        mean ((d,) array): :math:`m`.
+        cov ((d, d) array): PSD :math:`\Sigma`.
+        gamma (float > 0): step size.
+        target_mean ((d,) array): :math:`b`.
+        target_cov ((d, d) array): SPD :math:`C`.
+        eps (float >= 0): prescribed residual of the prox step.
+        direction ((d,) array): unit vector :math:`u`; required when ``eps > 0``.
+
+    Returns:
+        (d,) float64 array, (d, d) float64 array: mean and covariance after the step.
+
+    Raises:
+        ValueError: for a bad ``gamma``, ``eps < 0``, or ``eps > 0`` without ``direction``.
+    """
+    if not eps >= 0.0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    m, s = gaussian.potential_step(mean, cov, gamma=gamma, target_mean=target_mean,
+                                   target_cov=target_cov)
+    m, s = gaussian.entropy_prox(m, s, gamma=gamma)
+    if eps > 0:
+        if direction is None:
+            raise ValueError("direction is required when eps > 0")
+        m = m + gamma * eps * as_vector(direction, "direction", len(m))
+    return m, s
+
+
+def fb_fixed_point(*, gamma: float, target_mean: ArrayLike,
+                   target_cov: ArrayLike) -> tuple[Array, Array]:
+    r"""The fixed point :math:`q^*_\gamma` of the forward-backward step.
+
+    Claim C14. With :math:`q_i` the eigenvalues of :math:`Q = C^{-1}` (eigenvectors U) and
+    :math:`a_i = |1 - \gamma q_i|`,
+
+    .. math::
+        q^*_\gamma = \mathcal N\big(b,\; U\,\mathrm{diag}(\gamma/(1 - a_i))\,U^\top\big),
+
+    which equals the target iff :math:`\gamma \le 1/\lambda_{\max}(Q)`.
+
+    Args:
+        gamma (float > 0): step size, below the stability limit :math:`2/\lambda_{\max}(Q)`.
+        target_mean ((d,) array): :math:`b`.
+        target_cov ((d, d) array): SPD :math:`C`.
+
+    Returns:
+        (d,) float64 array, (d, d) float64 array: mean and covariance of :math:`q^*_\gamma`.
+
+    Raises:
+        ValueError: if ``gamma`` is at or beyond the stability limit (no fixed point).
+    """
+    sp = spectrum(target_cov, "target_cov")
+    a = np.abs(1.0 - gamma / sp.w)
+    if np.any(a >= 1.0):
+        raise ValueError(f"gamma={gamma} is beyond the stability limit 2/λmax(Q): no fixed point")
+    return as_vector(target_mean, "target_mean", len(sp.w)), (sp.u * (gamma / (1.0 - a))) @ sp.u.T
+
+
+def prox_residual(mean: ArrayLike, cov: ArrayLike, new_mean: ArrayLike, new_cov: ArrayLike,
+                  gamma: float) -> float:
+    r"""Residual of the entropy-prox objective at :math:`\mathcal N(m_1, S_1)` from :math:`\mathcal N(m, S)`.
+
+    Claim C14 (the inexact backward step). With T the OT map from the new law to the old one,
+    :math:`\xi(y) = -S_1^{-1}(y - m_1) + (y - T(y))/\gamma`, and
+
+    .. math::
+        \varepsilon^2 = \|(m_1 - m)/\gamma\|^2
+            + \big\|\big(-S_1^{-1} + (I - B)/\gamma\big)S_1^{1/2}\big\|_F^2,
+
+    where B is the matrix of T.
+
+    Args:
+        mean ((d,) array), cov ((d, d) array): the law before the prox step.
+        new_mean ((d,) array), new_cov ((d, d) SPD array): the candidate prox output.
+        gamma (float > 0): step size.
+
+    Returns:
+        float: ε, the L²(new law) norm of ξ (not squared).
+    """
+    sp = spectrum(new_cov, "new_cov")
+    bmap = gaussian.ot_map(new_cov, cov)
+    cs = (np.eye(len(sp.w)) - bmap) / gamma @ sp.sqrt() - sp.inv_sqrt("new_cov")
+    cv = (np.asarray(new_mean, dtype=np.float64) - np.asarray(mean, dtype=np.float64)) / gamma
+    return float(np.sqrt(cv @ cv + np.sum(cs * cs)))
