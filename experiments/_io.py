@@ -8,11 +8,12 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from theory.io import atomic_write_text
 
 __all__ = ["FIGURES", "RESULTS", "ROOT", "metadata", "read_json", "to_jsonable", "write_json"]
 
@@ -47,21 +48,8 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON atomically: a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(data), indent=1, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` as JSON atomically (:func:`theory.io.atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(to_jsonable(data), indent=1, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> Any:

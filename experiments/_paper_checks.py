@@ -7,6 +7,7 @@ from pathlib import Path
 
 from experiments._api import Check
 from experiments._claims import ABSTRACT, CLAIMS
+from theory.io import atomic_write_text
 
 __all__ = ["render"]
 
@@ -87,6 +88,4 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
 
 def write(path: Path, text: str) -> None:
     """Write atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write_text(path, text)

@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from theory.io import atomic_path
+
 __all__ = ["new_figure", "plt", "save"]
 
 #: Width of a two-column figure in inches (a paper's full text width).
@@ -34,9 +36,8 @@ def new_figure(nrows: int = 1, ncols: int = 2, height: float = 3.6, **kw):
 
 def save(fig, path: Path) -> None:
     """Save ``fig`` to ``path`` (PNG) atomically and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)

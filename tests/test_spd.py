@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tests import strategies as S
 from tests.tolerances import SPD_FUNC_RTOL, SPD_RECON_RTOL
-from theory.spd import as_matrix, as_vector, check_positive_scalar, spectrum
+from theory.spd import spectrum
+from theory.validate import as_matrix, as_vector, check_positive_scalar
 
 
 @given(c=S.data_covariances())

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from theory.validate import as_matrix
+
 __all__ = [
     "DEFAULT_RTOL",
     "Spectrum",
-    "as_matrix",
-    "as_vector",
-    "check_positive_scalar",
     "spectrum",
     "symmetrize",
 ]
@@ -35,62 +34,6 @@ __all__ = [
 #: ``eigh`` of a symmetric matrix has absolute eigenvalue error ~ d * eps * max|eig|; 1e6 * eps
 #: (2.2e-10) leaves room for d up to ~1e4 and for matrices built from a few products.
 DEFAULT_RTOL = 1e6 * np.finfo(np.float64).eps
-
-#: Relative asymmetry tolerated in an input covariance (products like ``A @ S @ A`` are not
-#: exactly symmetric in floating point).
-_SYM_RTOL = 1e-8
-
-
-def check_positive_scalar(value: float, name: str) -> float:
-    """Return ``value`` as a float after checking that it is finite and > 0.
-
-    Raises:
-        ValueError: naming ``name`` if the value is not a finite positive number.
-    """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}") from None
-    if not np.isfinite(v) or v <= 0.0:
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return v
-
-
-def as_vector(x: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float64]:
-    """Return ``x`` as a finite float64 vector of shape ``(d,)``.
-
-    Raises:
-        ValueError: naming ``name`` for a wrong shape or non-finite entries.
-    """
-    v = np.asarray(x, dtype=np.float64)
-    if v.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {v.shape}")
-    if d is not None and v.shape[0] != d:
-        raise ValueError(f"{name} must have length {d}, got {v.shape[0]}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} has non-finite entries")
-    return v
-
-
-def as_matrix(c: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float64]:
-    """Return ``c`` as a finite, symmetric float64 ``(d, d)`` matrix (symmetrised).
-
-    Raises:
-        ValueError: naming ``name`` if ``c`` is not square, has the wrong size, has non-finite
-            entries, or is not symmetric to relative tolerance 1e-8.
-    """
-    m = np.asarray(c, dtype=np.float64)
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {m.shape}")
-    if d is not None and m.shape[0] != d:
-        raise ValueError(f"{name} must have shape ({d}, {d}), got {m.shape}")
-    if not np.all(np.isfinite(m)):
-        raise ValueError(f"{name} has non-finite entries")
-    scale = np.abs(m).max() if m.size else 0.0
-    if np.abs(m - m.T).max(initial=0.0) > _SYM_RTOL * max(scale, np.finfo(float).tiny):
-        raise ValueError(f"{name} is not symmetric (max |{name} - {name}.T| is too large)")
-    return symmetrize(m)
-
 
 def symmetrize(m: NDArray[np.float64]) -> NDArray[np.float64]:
     """Return ``(m + m.T) / 2``."""

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from theory.spd import as_matrix, as_vector, check_positive_scalar, spectrum
+from theory.spd import spectrum
+from theory.validate import as_matrix, as_vector, check_positive_scalar
 
 __all__ = [
     "TOYS",

@@ -21,7 +21,7 @@ from torch import nn
 
 from theory.flow.block import Block, VelocityField
 from theory.flow.data import std_normal_log_prob
-from theory.spd import check_positive_scalar
+from theory.validate import check_positive_scalar
 
 __all__ = ["SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block"]
 

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 
 from theory import bounds
 from theory.gaussian import _closed_form as gaussian
-from theory.spd import as_matrix, as_vector, check_positive_scalar
+from theory.validate import as_matrix, as_vector, check_positive_scalar
 
 __all__ = ["affine_block_loss", "finite_n_kl_bound", "jko_trajectory", "optimal_block_loss"]
 

@@ -31,7 +31,7 @@ import ot
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from theory.spd import check_positive_scalar
+from theory.validate import check_positive_scalar
 
 __all__ = [
     "ExactResidual",

@@ -32,8 +32,9 @@ from theory.flow.data import std_normal_log_prob
 from theory.flow.diagnostics import kl_k3
 from theory.flow.flow import FlowConfig, JKOFlow, make_block
 from theory.flow.residual import authors_residual, exact_residual, grad_quadratic
+from theory.io import atomic_path
 from theory.progress import progress
-from theory.spd import check_positive_scalar
+from theory.validate import check_positive_scalar
 
 __all__ = ["EvalState", "TrainResult", "quadratic_potential", "train_block", "train_flow"]
 
@@ -238,11 +239,9 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
         res.diagnostics.append(diag)
         res.history.append(hist)
         if checkpoint is not None:
-            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(str(checkpoint) + ".tmp")
-            torch.save({"fingerprint": fp, "n_done": k + 1, "history": res.history,
-                        "diagnostics": res.diagnostics,
-                        "blocks": [b.state_dict() for b in flow.blocks]}, tmp)
-            tmp.replace(checkpoint)
+            with atomic_path(checkpoint) as tmp:
+                torch.save({"fingerprint": fp, "n_done": k + 1, "history": res.history,
+                            "diagnostics": res.diagnostics,
+                            "blocks": [b.state_dict() for b in flow.blocks]}, tmp)
     res.final_state = state
     return res

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory.spd import as_vector, symmetrize
+from theory.spd import symmetrize
+from theory.validate import as_vector
 
 __all__ = ["AffineMap"]
 

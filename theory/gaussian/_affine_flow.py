@@ -19,7 +19,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from theory.gaussian import _closed_form as gaussian
 from theory.gaussian._affine import AffineMap
-from theory.spd import as_vector, spectrum
+from theory.spd import spectrum
+from theory.validate import as_vector
 
 __all__ = ["GaussianFlow", "build_flow"]
 

@@ -25,15 +25,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory.gaussian._affine import AffineMap
-from theory.spd import (
-    DEFAULT_RTOL,
-    Spectrum,
-    as_matrix,
-    as_vector,
-    check_positive_scalar,
-    spectrum,
-    symmetrize,
-)
+from theory.spd import DEFAULT_RTOL, Spectrum, spectrum, symmetrize
+from theory.validate import as_matrix, as_vector, check_positive_scalar
 
 __all__ = [
     "convexity_modulus",

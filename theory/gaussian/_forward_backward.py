@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory.gaussian import _closed_form as gaussian
-from theory.spd import as_vector, spectrum
+from theory.spd import spectrum
+from theory.validate import as_vector
 
 __all__ = ["fb_fixed_point", "fb_step", "prox_residual"]
 

@@ -49,7 +49,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
 from theory.gaussian import _closed_form as gaussian
-from theory.spd import as_matrix, as_vector, check_positive_scalar, spectrum, symmetrize
+from theory.spd import spectrum, symmetrize
+from theory.validate import as_matrix, as_vector, check_positive_scalar
 
 __all__ = [
     "KINDS",

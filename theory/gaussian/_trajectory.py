@@ -20,7 +20,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from theory.gaussian import _closed_form as gaussian
 from theory.gaussian._closed_form import _delta_minus_log1p
-from theory.spd import as_vector, spectrum, symmetrize
+from theory.spd import spectrum, symmetrize
+from theory.validate import as_vector
 
 __all__ = ["GaussianPath", "StandardTrajectory", "general_trajectory", "standard_trajectory"]
 
