@@ -2,13 +2,14 @@
 #   make main   -- set up .venv, run all experiments (quick profile) -> results/, figures/,
 #                  paper_checks.md
 #   make test   -- set up .venv, run the default test suite
+#   make lint   -- set up .venv, ruff check the whole repository (CI runs lint, then test)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 JOBS ?= 1
 
-.PHONY: setup main test test-slow bench checks figures
+.PHONY: setup main test test-slow lint bench checks figures
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ figures: setup
 
 test: setup
 	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
 
 test-slow: setup
 	$(PY) -m pytest -m slow

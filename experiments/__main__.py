@@ -1,4 +1,6 @@
-"""Command line: ``python -m experiments list | run NAME...|all | plot NAME...|all | checks | bench``.
+"""Command line: ``python -m experiments list | run NAME...|all | plot NAME...|all | checks``.
+
+Also ``python -m experiments bench [NAME...]`` for the timing benchmarks.
 
 Options: ``--profile quick|full``, ``--seed N``, ``--jobs N`` (experiments in parallel processes),
 ``--device cpu|cuda`` (torch experiments only).
@@ -16,9 +18,8 @@ from experiments._paper_checks import render, write
 
 
 def _names(args_names: list[str]) -> list[str]:
-    mods = _runner.discover()
     if args_names == ["all"]:
-        return list(mods)
+        return list(_runner.discover())
     for n in args_names:
         _runner.get(n)  # raises ValueError for unknown names
     return args_names

@@ -2,7 +2,7 @@
 
 An experiment is a module ``experiments/<name>.py`` (no leading underscore) that defines:
 
-- ``CLAIMS: tuple[str, ...]`` -- claim ids of design.md it serves (e.g. ``("C2", "C7")``);
+- ``CLAIMS: tuple[str, ...]`` -- claim ids (docs/claims.md) it serves (e.g. ``("C2", "C7")``);
 - ``TITLE: str`` -- one line for ``list`` and the README;
 - ``Config`` -- a frozen dataclass with classmethods ``quick()`` and ``full()``; it must accept a
   ``seed: int`` field;
@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["Check", "ratio_check"]
+__all__ = ["RATIO_SLACK", "Check", "ratio_check"]
+
+#: Default float round-off allowance of a ``measured/bound <= 1 + slack`` row.
+RATIO_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def ratio_check(
     worst_ratio: float,
     key: str,
     *,
-    slack: float = 1e-9,
+    slack: float = RATIO_SLACK,
     detail: str = "",
 ) -> Check:
     """A ``measured/bound ≤ 1 + slack`` row (``slack`` is the float round-off allowance)."""

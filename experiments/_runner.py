@@ -1,4 +1,4 @@
-"""Discover experiments, run them into ``results/``, plot ``figures/``, regenerate paper_checks.md."""
+"""Discover experiments, run them into ``results/``, plot ``figures/``, render paper_checks.md."""
 
 from __future__ import annotations
 
@@ -20,30 +20,56 @@ _REQUIRED = ("CLAIMS", "TITLE", "Config", "run", "plot", "checks")
 PROFILES = ("quick", "full")
 
 
-def discover() -> dict[str, ModuleType]:
-    """Return ``{name: module}`` for every experiment module in ``experiments/`` (sorted)."""
-    import experiments
-
-    found = {}
-    for info in pkgutil.iter_modules(experiments.__path__):
-        if info.name.startswith("_") or info.ispkg:
-            continue
-        mod = importlib.import_module(f"experiments.{info.name}")
-        if all(hasattr(mod, attr) for attr in _REQUIRED):
-            found[info.name] = mod
-    return dict(sorted(found.items()))
+def _names(package: ModuleType) -> list[str]:
+    """Names of the experiment modules of ``package`` (sorted), without importing them."""
+    return sorted(info.name for info in pkgutil.iter_modules(package.__path__)
+                  if not info.name.startswith("_") and not info.ispkg)
 
 
-def get(name: str) -> ModuleType:
-    """Return the experiment module ``name``.
+def _load(package: ModuleType, name: str) -> ModuleType:
+    """Import ``package.name`` and check that it has every required name."""
+    mod = importlib.import_module(f"{package.__name__}.{name}")
+    missing = [attr for attr in _REQUIRED if not hasattr(mod, attr)]
+    if missing:
+        raise ValueError(
+            f"experiment module {mod.__name__} ({mod.__file__}) lacks {', '.join(missing)}; "
+            f"every module without a leading underscore must define {', '.join(_REQUIRED)} "
+            f"(see experiments/_api.py), or be renamed to start with an underscore")
+    return mod
+
+
+def _package(package: ModuleType | None) -> ModuleType:
+    if package is None:
+        import experiments as package
+    return package
+
+
+def discover(package: ModuleType | None = None) -> dict[str, ModuleType]:
+    """Return ``{name: module}`` for every experiment module of ``package`` (sorted by name).
+
+    Every module without a leading underscore in ``package`` (default: :mod:`experiments`) is an
+    experiment and must define all of ``CLAIMS, TITLE, Config, run, plot, checks``
+    (``experiments/_api.py``); subpackages (e.g. ``benchmarks``) are skipped.
 
     Raises:
-        ValueError: for an unknown name, listing the known ones.
+        ValueError: naming the module and the missing names, for a module that lacks some.
     """
-    mods = discover()
-    if name not in mods:
-        raise ValueError(f"unknown experiment {name!r}; known: {', '.join(mods)}")
-    return mods[name]
+    package = _package(package)
+    return {name: _load(package, name) for name in _names(package)}
+
+
+def get(name: str, package: ModuleType | None = None) -> ModuleType:
+    """Return the experiment module ``name`` (importing only that module).
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones, or for a malformed module
+            (see :func:`discover`).
+    """
+    package = _package(package)
+    names = _names(package)
+    if name not in names:
+        raise ValueError(f"unknown experiment {name!r}; known: {', '.join(names)}")
+    return _load(package, name)
 
 
 def make_config(mod: ModuleType, profile: str, seed: int | None = None,

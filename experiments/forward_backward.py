@@ -1,8 +1,8 @@
 """Forward-backward (Wasserstein proximal-gradient) scheme beside JKO, exactly on Gaussians.
 
-Claim C14 (theory.md R8; numerics.md §1.2). For G = ∫V dρ + ∫ρ log ρ with V = (x−b)ᵀQ(x−b)/2,
-one forward-backward (FB) step is an explicit gradient step on V, x ↦ x − γQ(x − b)
-(:func:`theory.gaussian.potential_step`), then the exact W2-prox of the entropy
+Claim C14 (docs/theory.md R8; docs/numerics.md §1.2). For G = ∫V dρ + ∫ρ log ρ with
+V = (x−b)ᵀQ(x−b)/2, one forward-backward (FB) step is an explicit gradient step on V,
+x ↦ x − γQ(x − b) (:func:`theory.gaussian.potential_step`), then the exact W2-prox of the entropy
 (:func:`theory.gaussian.entropy_prox`). Predictions [D], derived here:
 
 - fixed point: JKO is unbiased (fixed point q) for every γ. FB is unbiased only for
@@ -30,10 +30,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.gaussian import fb_fixed_point, fb_step, inexact_step, prox_residual
+from theory.gaussian import (
+    GaussianPath,
+    fb_fixed_point,
+    fb_step,
+    inexact_step,
+    iterate_steps,
+    prox_residual,
+    random_rotation,
+)
 from theory.progress import progress
 
 CLAIMS = ("C14",)
@@ -77,17 +84,16 @@ def _run_pair(d, frac, cfg, rng) -> dict:
     gamma = frac * 2.0 / big
     kappa = max(abs(1 - gamma * lam), abs(1 - gamma * big))
     bs, cs = fb_fixed_point(gamma=gamma, target_mean=b, target_cov=c)  # = q iff γ ≤ 1/λmax(Q)
-    m_fb, s_fb, m_j, s_j = m0, s0, m0, s0
-    w_fb, w_j = [gaussian.w2(m0, s0, bs, cs)], [gaussian.w2(m0, s0, b, c)]
-    for _ in range(cfg.n_steps):
-        m_fb, s_fb = fb_step(m_fb, s_fb, gamma=gamma, target_mean=b, target_cov=c)
-        m_j, s_j = gaussian.jko_step(m_j, s_j, gamma=gamma, target_mean=b, target_cov=c)
-        w_fb.append(gaussian.w2(m_fb, s_fb, bs, cs))
-        w_j.append(gaussian.w2(m_j, s_j, b, c))
-    m_long, s_long = m_fb, s_fb
+    tkw = {"gamma": gamma, "target_mean": b, "target_cov": c}
+    fb = iterate_steps(m0, s0, cfg.n_steps, lambda k, m, s: fb_step(m, s, **tkw))
+    jko = iterate_steps(m0, s0, cfg.n_steps, lambda k, m, s: gaussian.jko_step(m, s, **tkw))
+    w_fb = GaussianPath(*fb, gammas=np.full(cfg.n_steps, gamma), target_mean=bs,
+                        target_cov=cs).w2_to_target()
+    w_j = GaussianPath(*jko, gammas=np.full(cfg.n_steps, gamma), target_mean=b,
+                       target_cov=c).w2_to_target()
+    m_long, s_long = fb[0][-1], fb[1][-1]
     for _ in range(2000):  # iterate to the numerical limit to test the predicted fixed point
         m_long, s_long = fb_step(m_long, s_long, gamma=gamma, target_mean=b, target_cov=c)
-    w_fb, w_j = np.array(w_fb), np.array(w_j)
     ok = w_fb[:-1] > 1e-6 * w_fb[0]  # float floor of the non-isotropic target (see C2)
     okj = w_j[:-1] > 1e-6 * w_j[0]
     # fixed point: one step from q itself
@@ -256,30 +262,33 @@ def plot(r: dict, path) -> None:
         col = f"C{i}"
         n = np.arange(len(p["w_fb"]))
         ax[0, 0].semilogy(n, p["w_fb"], "-", color=col,
-                          label=f"FB γ={p['gamma']:.2f} (κ={p['kappa']:.2f}) to q*_γ")
+                          label=f"forward-backward γ={p['gamma']:.2f} (κ={p['kappa']:.2f})")
         ax[0, 0].semilogy(n, p["w_jko"], "--", color=col, label=f"JKO γ={p['gamma']:.2f}")
         ax[0, 0].semilogy(n, p["w_fb"][0] * p["kappa"] ** n, ":", color=col, lw=0.8)
     ax[0, 0].set(xlabel="step n", ylabel="W2(ρ_n, q)", ylim=(1e-14, None),
-                 title="C14: W2 to the fixed point, FB (solid) vs JKO\n(dashed); dotted: κⁿW_0")
+                 title="W2 to the fixed point (C14): forward-backward\n"
+                       "(solid), JKO (dashed), κⁿ W2(ρ_0) (dotted)")
     ax[0, 0].legend(fontsize=6)
     st = r["stability"]
     gam = np.asarray(st["gammas"])
     ax[0, 1].semilogy(gam, st["w30_fb"], "o-", label="forward-backward")
     ax[0, 1].semilogy(gam, st["w30_jko"], "s-", label="JKO")
-    ax[0, 1].axvline(st["limit"], color="k", ls="--", lw=0.8, label="2/λmax(Q): FB unstable")
+    ax[0, 1].axvline(st["limit"], color="k", ls="--", lw=0.8,
+                     label="2/λmax(Q): forward-backward unstable")
     ax[0, 1].axvline(st["limit"] / 2, color="k", ls=":", lw=0.8,
-                     label="1/λmax(Q): FB biased beyond")
-    ax[0, 1].axhline(st["w0"], color="gray", lw=0.8, label="W_0")
+                     label="1/λmax(Q): forward-backward biased beyond")
+    ax[0, 1].axhline(st["w0"], color="gray", lw=0.8, label="initial W2")
     ax[0, 1].set(xlabel="step size γ", ylabel="W2(ρ_30, q)",
-                 title="C14: stability limit of the explicit step")
+                 title="Stability limit of the explicit step (C14)")
     ax[0, 1].legend(fontsize=7)
     inx = r["inexact"]
     for i, row in enumerate(inx["rows"]):
         n = np.arange(len(row["w_fb"]))
-        ax[0, 2].semilogy(n, row["w_fb"], "-", color=f"C{i}", label=f"FB ε={row['eps']:g}")
+        ax[0, 2].semilogy(n, row["w_fb"], "-", color=f"C{i}",
+                          label=f"forward-backward ε={row['eps']:g}")
         ax[0, 2].semilogy(n, row["w_jko"], "--", color=f"C{i}", label=f"JKO ε={row['eps']:g}")
         ax[0, 2].axhline(row["floor_fb"], color=f"C{i}", lw=0.6, ls=":")
     ax[0, 2].set(xlabel="step n", ylabel="W2(ρ_n, q)",
-                 title=f"C14: inexact steps, γ={inx['gamma']:.2f}\n(dotted: floor γε/(1−κ))")
+                 title=f"Inexact steps (C14), γ={inx['gamma']:.2f}\n(dotted: floor γε/(1−κ))")
     ax[0, 2].legend(fontsize=6, ncol=2)
     save(fig, path)

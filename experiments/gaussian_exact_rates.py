@@ -1,6 +1,6 @@
 """Exact JKO rates on Gaussians: W2 contraction, gap, Talagrand, KL contraction, local rates.
 
-Claims C2, C5 (ε = 0), C7, C15, C18 (theory.md T1, T2, L4, §5.2; numerics.md §1.5).
+Claims C2, C5 (ε = 0), C7, C15, C18 (docs/theory.md T1, T2, L4, §5.2; docs/numerics.md §1.5).
 
 Every case is an exact closed-form trajectory (theory.trajectory), so each inequality is checked at
 every step with only a float round-off slack. Grid: d ∈ {1, 2, 10, 100}, γ ∈ {0.1, 0.5, 1, 2, 5},
@@ -9,8 +9,8 @@ data covariances with condition numbers up to 1e4 and singular ones, random mean
 
 Numerical floor. For the standard target the trajectory propagates σ − 1 without cancellation, so
 W2 and KL are exact relative to themselves down to underflow. For a non-isotropic target each step
-is a matrix computation with absolute error ~1e-16·scale, so steps where W_n < ``floor_rel``·W_0 are
-excluded from the ratio checks (the number excluded is reported).
+is a matrix computation with absolute error ~1e-16·scale, so steps where W_n < ``floor_rel``·W_0
+are excluded from the ratio checks (the number excluded is reported).
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
-from theory import bounds, gaussian
-from theory.gaussian import general_trajectory, standard_trajectory
+from theory import bounds
+from theory.gaussian import general_trajectory, random_rotation, standard_trajectory
 from theory.progress import progress
 
 CLAIMS = ("C2", "C5", "C7", "C15", "C18")
@@ -96,8 +95,7 @@ def _case(d: int, gamma: float, cov_kind: str, target: str, cfg: Config,
         # Translation invariance: run in coordinates centred at b, so the mean error m_n − b is
         # carried without the cancellation of (b + x) − b.
         path = general_trajectory(m0 - b, s0, gamma=gamma, n_steps=n, target_cov=c)
-        w = np.array([gaussian.w2(path.means[k], path.covs[k], None, c) for k in range(n + 1)])
-        klv = np.array([gaussian.kl(path.means[k], path.covs[k], None, c) for k in range(n + 1)])
+        w, klv = path.w2_to_target(), path.kl_to_target()
     floor = cfg.floor_rel * w[0] if target != "standard" else 0.0
     ok = (w[:-1] > floor) & (w[:-1] > 0)  # steps n -> n+1 with W_n resolved
     r_c2 = w[1:][ok] / w[:-1][ok] / bounds.w2_contraction_factor(gamma, lam)
@@ -129,7 +127,7 @@ def _sharpness(cfg: Config, rng: np.random.Generator) -> dict:
         wc, uc = np.linalg.eigh(c)
         # slowest direction of Q = C^{-1}; centred at b (translation invariance)
         path = general_trajectory(3.0 * uc[:, -1], c, gamma=gamma, n_steps=20, target_cov=c)
-        w = np.array([gaussian.w2(path.means[k], path.covs[k], None, c) for k in range(21)])
+        w = path.w2_to_target()
         ratio = w[1:] / w[:-1] * (1.0 + gamma * lam)
         keep = w[:-1] > cfg.floor_rel * w[0]
         worst = max(worst, float(np.abs(ratio[keep] - 1.0).max()))
@@ -238,7 +236,7 @@ def checks(r: dict) -> list[Check]:
                     detail=where("C7")),
         ratio_check("C18", "KL_{n+1} ≤ KL_n/(1+γλ)² (Gaussian, sharp)", g, w["C18_gauss"],
                     "worst_ratio.C18_gauss", slack=1e-8,
-                    detail=f"{where('C18_gauss')}; KL slack 1e-8 (numerics §5.4)"),
+                    detail=f"{where('C18_gauss')}; KL slack 1e-8 (docs/numerics.md §5.4)"),
         ratio_check("C18", "KL_{n+1} ≤ KL_n/(1+2γλ) (generic)", g, w["C18_generic"],
                     "worst_ratio.C18_generic", slack=1e-8, detail=where("C18_generic")),
         Check("C15", "mean factor = 1/(1+γq_i)", "diagonal target q ∈ {0.3,1,4}, γ grid",
@@ -255,23 +253,24 @@ def plot(r: dict, path) -> None:
     fig, ax = new_figure(1, 3, height=3.4)
     fg = r["figure"]
     colors = ["C0", "C1", "C2", "C3"]
-    for col, cu in zip(colors, fg["curves"]):
+    for col, cu in zip(colors, fg["curves"], strict=False):
         n = np.arange(len(cu["w2"]))
         g = cu["gamma"]
-        ax[0, 0].semilogy(n, cu["w2"], "o", ms=2.5, color=col, label=f"γ={g}: W_n measured")
+        ax[0, 0].semilogy(n, cu["w2"], "o", ms=2.5, color=col, label=f"γ={g}: measured")
         ax[0, 0].semilogy(n, cu["w0"] * (1 + g) ** -n, "-", lw=0.9, color=col,
-                          label="bound W_0(1+γ)^-n" if g == fg["curves"][0]["gamma"] else None)
+                          label="contraction bound (1+γ)^-n W2(ρ_0, q)"
+                          if g == fg["curves"][0]["gamma"] else None)
         kl = np.asarray(cu["kl"], dtype=float)
         w = np.asarray(cu["w2"], dtype=float)
         ax[0, 1].semilogy(n, kl, "o", ms=2.5, color=col, label=f"γ={g}: KL(ρ_n‖q)")
         gap = w[:-1] ** 2 / (2 * g * (2 + g))
         ax[0, 1].semilogy(n[1:], gap, "-", lw=0.9, color=col,
-                          label="bound W_{n-1}²/(2γ(2+γ))" if g == fg["curves"][0]["gamma"]
+                          label="one-step KL bound" if g == fg["curves"][0]["gamma"]
                           else None)
     ax[0, 0].set(xlabel="step n", ylabel="W2(ρ_n, q)", ylim=(1e-30, None),
-                 title=f"C2: W2 to q = N(0,I), d={fg['d']}, data cond 1e4")
+                 title=f"W2 contraction to q = N(0, I) (C2), d={fg['d']}, data cond. 1e4")
     ax[0, 1].set(xlabel="step n", ylabel="KL(ρ_n‖q) [nats]", ylim=(1e-60, None),
-                 title="C5: KL vs the one-step gap bound (ε=0)")
+                 title="KL vs the one-step bound, exact steps (C5)")
     rows = r["local_rates"]["rows"]
     pm = [x["mean_pred"] for x in rows]
     ps = [x["std_pred"] for x in rows]
@@ -281,13 +280,14 @@ def plot(r: dict, path) -> None:
     lo = min(pm + ps) * 0.8
     ax[0, 2].loglog([lo, 1], [lo, 1], "k-", lw=0.8, label="measured = predicted")
     ax[0, 2].set(xlabel="predicted per-step factor", ylabel="measured per-step factor",
-                 title="C15: local rates near q (diag. target)")
+                 title="Local rates near q, diagonal target (C15)")
     w = r["worst_ratio"]
     for a in ax[0, :2]:
         a.legend(loc="lower left", ncol=1)
     ax[0, 2].legend(loc="upper left")
-    fig.suptitle(f"Exact Gaussian JKO, {r['n_cases']} trajectories. Worst measured/bound: "
-                 f"C2 {w['C2']:.12f}, C5 {w['C5']:.4f}, C7 {w['C7']:.12f},\n"
-                 f"C18 vs (1+γλ)⁻² {w['C18_gauss']:.12f}, vs (1+2γλ)⁻¹ {w['C18_generic']:.4f} "
-                 "(lines: bounds; markers: exact values)")
+    fig.suptitle(f"Exact Gaussian JKO, {r['n_cases']} trajectories (lines: bounds; markers: "
+                 "exact values). Worst measured/bound:\n"
+                 f"W2 contraction (C2) {w['C2']:.12f}, one-step KL (C5) {w['C5']:.4f}, "
+                 f"KL decay (C7) {w['C7']:.12f},\nKL contraction (C18) vs (1+γλ)⁻² "
+                 f"{w['C18_gauss']:.12f}, vs (1+2γλ)⁻¹ {w['C18_generic']:.4f}")
     save(fig, path)

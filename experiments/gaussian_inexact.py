@@ -1,6 +1,6 @@
-"""Inexact Gaussian JKO steps with a prescribed residual ε: one-step, multi-step, gap, EVI, KL bounds.
+"""Inexact Gaussian JKO steps with a prescribed residual ε: one-step, multi-step, gap, EVI, KL.
 
-Claims C3, C4, C5 (inexact), C6, C19 (theory.md P1, T1, T2; numerics.md §2.2-§2.3).
+Claims C3, C4, C5 (inexact), C6, C19 (docs/theory.md P1, T1, T2; docs/numerics.md §2.2-§2.3).
 
 Each trajectory takes N steps of :func:`theory.inexact.inexact_step` (kinds ``mean`` = worst-case
 mean shift along the slowest direction, ``mean_random``, ``map``, ``map_random``, ``mixed``) and
@@ -32,10 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.gaussian import INEXACT_KINDS, inexact_trajectory
+from theory.gaussian import INEXACT_KINDS, inexact_trajectory, random_rotation
 from theory.progress import progress
 
 CLAIMS = ("C3", "C4", "C5", "C6", "C19")
@@ -98,7 +97,7 @@ def _target(name: str, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np
 
 
 def _data(name: str, d: int, b: np.ndarray, rng: np.random.Generator):
-    """(m_0, Σ_0): a shifted isotropic law, a cond-1e4 one, or a singular one (rank ⌊d/2⌋; d=1: Dirac)."""
+    """(m_0, Σ_0): shifted isotropic, cond-1e4, or singular (rank ⌊d/2⌋; d=1: a Dirac mass)."""
     m0 = b + rng.normal(0.0, 3.0, d)
     if name == "shift":
         return m0, np.eye(d) * rng.uniform(0.5, 2.0)
@@ -138,8 +137,8 @@ def _one_case(d, gamma, tname, dname, kind, eps, n_steps, floor_rel, rng):
                             seed=int(rng.integers(2**31)), target_mean=b, target_cov=c)
     scale = 1.0 + float(np.linalg.norm(m0 - b)) + math.sqrt(np.trace(s0)) + math.sqrt(np.trace(c))
     floor = floor_rel * scale
-    w = np.array([gaussian.w2(tr.means[k], tr.covs[k], b, c) for k in range(n_steps + 1)])
-    klv = np.array([gaussian.kl(tr.means[k], tr.covs[k], b, c) for k in range(1, n_steps + 1)])
+    w = tr.w2_to_target()
+    klv = tr.kl_to_target()[1:]
     wstep = np.array([gaussian.w2(tr.means[k], tr.covs[k], tr.means[k + 1], tr.covs[k + 1])
                       for k in range(n_steps)])
     ea = tr.eps_achieved
@@ -196,7 +195,7 @@ def _stationary(cfg: Config, rng: np.random.Generator) -> list[dict]:
 
 
 def _figure_runs(cfg: Config) -> dict:
-    """Mean-shift worst case, d = 2, q = N(0, I), γ = 0.5, ρ_0 of numerics §2.4."""
+    """Mean-shift worst case, d = 2, q = N(0, I), γ = 0.5, ρ_0 of docs/numerics.md §2.4."""
     m0, s0 = np.array([3.0, -2.0]), np.array([[4.0, 1.5], [1.5, 1.0]])
     gamma, lam = 0.5, 1.0
     out = {"gamma": gamma, "lam": lam, "eps": list(cfg.fig_eps), "w": [], "bound": []}
@@ -272,10 +271,10 @@ def plot(r: dict, path) -> None:
         a.axhline(eps / f["lam"], ls=":", lw=1, color=col)
     n = np.arange(len(f["w"][0]))
     a.semilogy(n, f["w0"] * (1 + f["gamma"] * f["lam"]) ** (-n.astype(float)), "k--", lw=0.8,
-               label="(1+γλ)^{-n} W_0 (exact phase)")
+               label="exact-step decay (1+γλ)^-n W2(ρ_0, q)")
     a.set(xlabel="step n", ylabel="W2(ρ_n, q)",
-          title=f"C4: mean-shift worst case, d=2, q=N(0,I), γ={f['gamma']}\n"
-                "lines: bound (C4); dotted: floor ε/λ")
+          title=f"Multi-step W2 bound (C4), d=2, q=N(0,I), γ={f['gamma']}\n"
+                "worst-case mean shift; dotted: floor ε/λ")
     a.legend(loc="lower left")
 
     a = ax[0, 1]
@@ -284,11 +283,13 @@ def plot(r: dict, path) -> None:
     for j, kind in enumerate(kinds):
         vals = [r["worst_ratio_by_kind"][kind][k] for k in ROWS]
         a.plot(x + 0.12 * (j - len(kinds) / 2), vals, "o", ms=4, label=kind)
-    a.plot(len(ROWS), r["stationary_worst"], "k*", ms=7, label="C19 stationary (all)")
+    a.plot(len(ROWS), r["stationary_worst"], "k*", ms=7, label="stationary KL (C19), all kinds")
     a.axhline(1.0, color="k", lw=1)
-    a.set_xticks(list(x) + [len(ROWS)], ["C3", "C4", "C5", "C6", "C19\npost.", "C19\nstat."])
+    a.set_xticks(list(x) + [len(ROWS)],
+                 ["one\nstep\n(C3)", "N\nsteps\n(C4)", "KL\ngap\n(C5)", "EVI\n\n(C6)",
+                  "KL\npost.\n(C19)", "KL\nstat.\n(C19)"], fontsize=7)
     a.set(ylabel="worst measured / bound", ylim=(0, 1.1),
-          title=f"worst ratio per claim and kind\n{r['n_trajectories']} trajectories, "
+          title=f"Worst measured/bound per claim and kind\n{r['n_trajectories']} trajectories, "
                 f"{r['n_steps_total']} steps")
     a.legend(loc="lower left", ncol=2)
 
@@ -299,9 +300,9 @@ def plot(r: dict, path) -> None:
         v = [s["kl"] / (s["eps"] ** 2 / (2 * s["lam"])) for s in st if s["kind"] == kind]
         a.semilogx(e, v, "o" if kind == "mean" else "s", ms=4, mfc="none" if j else None,
                    label=f"{kind}")
-    a.axhline(1.0, color="k", lw=1, label="LSI bound ε²/(2λ)")
-    a.set(xlabel="ε (residual per step)", ylabel="KL_N / (ε²/(2λ))", ylim=(0, 1.1),
-          title="C19: stationary KL, runs started at q\n(1+γλ)^{-N} ≤ 1e-12")
+    a.axhline(1.0, color="k", lw=1, label="bound ε²/(2λ)")
+    a.set(xlabel="ε (residual per step)", ylabel="KL after N steps / (ε²/(2λ))", ylim=(0, 1.1),
+          title="Stationary KL of runs started at q (C19)\ntransient (1+γλ)^-N ≤ 1e-12")
     a.legend(loc="lower left")
     save(fig, path)
 

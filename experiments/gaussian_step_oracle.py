@@ -1,14 +1,16 @@
 """The closed-form Gaussian JKO step against brute-force minimisation of the JKO objective.
 
-Claim C1 (theory.md §5.2, numerics.md §1.2-§1.4). On random non-commuting cases (data N(m, Σ),
-target N(b, C), entropy weight β, quadratic interaction P), minimise over Gaussians N(m', LLᵀ)
+Claim C1 (docs/theory.md §5.2, docs/numerics.md §1.2-§1.4). On random non-commuting cases (data
+N(m, Σ), target N(b, C), entropy weight β, quadratic interaction P), minimise over Gaussians
+N(m', LLᵀ)
 
     J(m', L) = ½(m'−b)ᵀQ(m'−b) + ½tr((Q+P)LLᵀ) − β·log det L + W2²(N(m', LLᵀ), N(m, Σ))/(2γ)
 
-with scipy BFGS (gtol 1e-11), where W2 is POT's ``bures_wasserstein_distance`` —
-an implementation independent of ``theory.gaussian``. Reported: distance of the closed form to the
-brute-force minimiser, the objective difference J(closed) − J(brute force) (must be ≤ round-off:
-the closed form is the global minimiser), and the closed form's first-order residual ε.
+with scipy BFGS (gtol 1e-11), where W2 is POT's ``bures_wasserstein_distance`` — an
+implementation independent of the closed form (:func:`theory.gaussian.jko_step_brute_force`).
+Reported: distance of the closed form to the brute-force minimiser, the objective difference
+J(closed) − J(brute force) (must be ≤ round-off: the closed form is the global minimiser), and
+the closed form's first-order residual ε.
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import ot
-from scipy.optimize import minimize
 
 from experiments._api import Check
-from experiments._cases import spd_with_eigs
 from experiments._plotting import new_figure, save
 from theory import gaussian
+from theory.gaussian import spd_with_eigs
 from theory.progress import progress
 
 CLAIMS = ("C1",)
@@ -51,61 +51,27 @@ def _spd(rng: np.random.Generator, d: int, lo: float, hi: float) -> np.ndarray:
     return spd_with_eigs(rng, np.exp(rng.uniform(np.log(lo), np.log(hi), d)))
 
 
-def _objective(theta: np.ndarray, d: int, prob: dict) -> float:
-    m1 = theta[:d]
-    lmat = np.zeros((d, d))
-    lmat[np.tril_indices(d)] = theta[d:]
-    diag = np.diag_indices(d)
-    logdiag = lmat[diag].copy()
-    lmat[diag] = np.exp(logdiag)
-    s1 = lmat @ lmat.T
-    q, p, b = prob["Q"], prob["P"], prob["b"]
-    e = m1 - b
-    g = 0.5 * e @ q @ e + 0.5 * np.trace((q + p) @ s1) - prob["beta"] * np.sum(logdiag)
-    w2 = float(ot.gaussian.bures_wasserstein_distance(m1, prob["m"], s1, prob["S"]))
-    return float(g + w2 * w2 / (2.0 * prob["gamma"]))
-
-
-def _theta_of(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    lmat = np.linalg.cholesky(cov)
-    lmat[np.diag_indices(len(mean))] = np.log(np.diag(lmat))
-    return np.concatenate([mean, lmat[np.tril_indices(len(mean))]])
-
-
-def _cov_of(theta: np.ndarray, d: int) -> np.ndarray:
-    lmat = np.zeros((d, d))
-    lmat[np.tril_indices(d)] = theta[d:]
-    lmat[np.diag_indices(d)] = np.exp(lmat[np.diag_indices(d)])
-    return lmat @ lmat.T
-
-
 def _case(d: int, rng: np.random.Generator, gtol: float) -> dict:
     c = _spd(rng, d, 0.3, 3.0)
-    prob = {
-        "m": rng.standard_normal(d) * 1.5, "S": _spd(rng, d, 0.2, 5.0),
-        "b": rng.standard_normal(d), "Q": np.linalg.inv(c),
-        "P": _spd(rng, d, 0.05, 1.0) if rng.random() < 0.5 else np.zeros((d, d)),
-        "beta": float(rng.choice([0.5, 1.0, 2.0])), "gamma": float(np.exp(rng.uniform(-2, 1.5))),
-    }
-    has_p = bool(np.any(prob["P"]))
-    kw = {"gamma": prob["gamma"], "target_mean": prob["b"], "target_cov": c,
-          "beta": prob["beta"], "interaction": prob["P"] if has_p else None}
-    m_cf, s_cf = gaussian.jko_step(prob["m"], prob["S"], **kw)
-    eps_cf = gaussian.foc_residual(prob["m"], prob["S"], m_cf, s_cf, **kw)
+    m, cov = rng.standard_normal(d) * 1.5, _spd(rng, d, 0.2, 5.0)
+    b = rng.standard_normal(d)
+    p = _spd(rng, d, 0.05, 1.0) if rng.random() < 0.5 else None
+    beta = float(rng.choice([0.5, 1.0, 2.0]))
+    gamma = float(np.exp(rng.uniform(-2, 1.5)))
+    kw = {"gamma": gamma, "target_mean": b, "target_cov": c, "beta": beta, "interaction": p}
+    m_cf, s_cf = gaussian.jko_step(m, cov, **kw)
+    eps_cf = gaussian.foc_residual(m, cov, m_cf, s_cf, **kw)
     # Brute force from the data law (not from the answer).
-    x0 = _theta_of(prob["m"], prob["S"])
-    res = minimize(_objective, x0, args=(d, prob), method="BFGS",
-                   options={"gtol": gtol, "maxiter": 20000})
-    m_bf, s_bf = res.x[:d], _cov_of(res.x, d)
-    j_cf = _objective(_theta_of(m_cf, s_cf), d, prob)
+    bf = gaussian.jko_step_brute_force(m, cov, gtol=gtol, **kw)
+    j_cf = bf.objective.at(m_cf, s_cf)
     return {
-        "d": d, "gamma": prob["gamma"], "beta": prob["beta"], "interaction": has_p,
-        "mean_err": float(np.abs(m_cf - m_bf).max()),
-        "cov_err": float(np.abs(s_cf - s_bf).max() / np.abs(s_cf).max()),
-        "objective_cf": j_cf, "objective_bf": float(res.fun),
-        "objective_gap": j_cf - float(res.fun),
+        "d": d, "gamma": gamma, "beta": beta, "interaction": p is not None,
+        "mean_err": float(np.abs(m_cf - bf.mean).max()),
+        "cov_err": float(np.abs(s_cf - bf.cov).max() / np.abs(s_cf).max()),
+        "objective_cf": j_cf, "objective_bf": bf.value,
+        "objective_gap": j_cf - bf.value,
         "foc_residual": eps_cf,
-        "foc_residual_bf": gaussian.foc_residual(prob["m"], prob["S"], m_bf, s_bf, **kw),
+        "foc_residual_bf": gaussian.foc_residual(m, cov, bf.mean, bf.cov, **kw),
     }
 
 
@@ -149,12 +115,13 @@ def plot(r: dict, path) -> None:
     fig, ax = new_figure(1, 2, height=3.3)
     cases = r["cases"]
     x = np.arange(len(cases))
-    ax[0, 0].semilogy(x, [max(c["mean_err"], 1e-17) for c in cases], "o", label="|m'−m'_bf|∞")
+    ax[0, 0].semilogy(x, [max(c["mean_err"], 1e-17) for c in cases], "o",
+                      label="mean: largest difference")
     ax[0, 0].semilogy(x, [max(c["cov_err"], 1e-17) for c in cases], "s", mfc="none",
-                      label="‖Σ'−Σ'_bf‖∞/‖Σ'‖∞")
-    ax[0, 0].axhline(1e-5, color="k", lw=0.8, ls="--", label="threshold (optimizer tol.)")
+                      label="covariance: largest relative difference")
+    ax[0, 0].axhline(1e-5, color="k", lw=0.8, ls="--", label="threshold (optimizer tolerance)")
     ax[0, 0].set(xlabel="case (sorted by d)", ylabel="closed form − brute force",
-                 title="C1: closed form vs scipy minimisation of the JKO objective")
+                 title="Closed-form step vs numerical minimisation (C1)")
     ax[0, 0].legend()
     ax[0, 1].semilogy(x, [max(c["foc_residual"], 1e-17) for c in cases], "o",
                       label="closed form")
@@ -162,6 +129,6 @@ def plot(r: dict, path) -> None:
                       label="brute-force minimiser")
     ax[0, 1].axhline(1e-10, color="k", lw=0.8, ls="--", label="threshold")
     ax[0, 1].set(xlabel="case (sorted by d)", ylabel="first-order residual ε",
-                 title="C1: Assumption-1 residual of the step")
+                 title="First-order residual of the step (C1)")
     ax[0, 1].legend()
     save(fig, path)

@@ -1,7 +1,8 @@
-"""C17 (with C2, C4, C5, C18): the paper's rates for general λ-convex functionals on non-Gaussian 1-D data.
+"""C17 (with C2, C4, C5, C18): the paper's rates for general λ-convex G on non-Gaussian 1-D data.
 
-The exact/inexact JKO iterates are computed by the 1-D Lagrangian solver (theory.lagrangian1d)
-for four functionals and three non-Gaussian data laws, several γ:
+The exact/inexact JKO iterates are computed by the 1-D Lagrangian solver (``theory.oned``,
+``oned.trajectory``; docs/numerics.md §3.1) for four functionals and three non-Gaussian data
+laws, several γ:
 
 - ``kl_quartic``: KL(·‖e^{-V}/Z), V = x²/2 + x⁴/4 (λ = 1);
 - ``kl_logcosh``: KL(·‖e^{-V}/Z), V = x²/2 + 2 log cosh x (λ = 1, attained only at |x| → ∞:
@@ -44,18 +45,17 @@ from theory.oned import (
     cosine_grid,
     gaussian_grid,
     gaussian_quantile,
-    inexact_step,
-    jko_step,
     kl_to_gibbs,
     quartic_potential,
     steady_state,
-    w2,
+    trajectory,
     w2_to_quantile,
 )
 from theory.progress import progress
 
 CLAIMS = ("C2", "C4", "C5", "C17", "C18")
-TITLE = "General λ-convex functionals on non-Gaussian 1-D data: C2, C4, C5, C18 with the functional's λ"
+TITLE = ("General λ-convex functionals on non-Gaussian 1-D data: C2, C4, C5, C18 with the "
+         "functional's λ")
 
 GAP_FLOOR = 1e-7  # below this, round-off of G(x) − G(x*) (~1e-14) exceeds 1e-7 relative
 
@@ -131,19 +131,9 @@ def _case(name: str, n: int):
 
 
 def _trajectory(F, g, y0, xstar, gamma, eps, steps, tol):
-    xs, res = [y0], []
-    for _ in range(steps):
-        if eps > 0:
-            r = inexact_step(xs[-1], g, F, gamma, eps=eps, tol=tol)
-        else:
-            r = jko_step(xs[-1], g, F, gamma, tol=tol)
-        xs.append(r.x)
-        res.append(r.residual)
-    W = np.array([w2(x, xstar, g) for x in xs])
-    Gs = F.energy(xstar, g)
-    gap = np.array([F.energy(x, g) - Gs if k > 0 or np.all(np.diff(x) > 0) else np.inf
-                    for k, x in enumerate(xs)])
-    return W, gap, np.array(res)
+    """W2 to the discrete minimiser, objective gap (inf for a tied start), residuals per step."""
+    path = trajectory(y0, g, F, gamma, steps, eps=eps, tol=tol)
+    return path.w2_to(xstar), path.energies - F.energy(xstar, g), path.residuals
 
 
 def run(cfg: Config) -> dict:
@@ -187,7 +177,8 @@ def _analyse(runs, floors, cfg) -> dict:
         rat = W[k + 1] / bnd
         key = "C2" if eps == 0 else "C3"
         if eps == 0:
-            ratios["C2"].extend(zip(W[k].tolist(), rat.tolist(), [r["case"]] * k.size))
+            ratios["C2"].extend(zip(W[k].tolist(), rat.tolist(), [r["case"]] * k.size,
+                                    strict=True))
         if rat.size and rat.max() > worst[key]:
             worst[key], where[key] = float(rat.max()), tag
         # multi-step C4 with ε = max residual
@@ -209,7 +200,7 @@ def _analyse(runs, floors, cfg) -> dict:
             gen = kr / bounds.kl_contraction_generic(gm, lam)
             sh = kr / bounds.kl_contraction_gaussian(gm, lam)
             ratios["C18_sharp"].extend(zip(gap[:-1][sel].tolist(), sh.tolist(),
-                                           [r["case"]] * sh.size))
+                                           [r["case"]] * sh.size, strict=True))
             if gen.size and gen.max() > worst["C18_generic"]:
                 worst["C18_generic"], where["C18_generic"] = float(gen.max()), tag
             if sh.size:
@@ -256,16 +247,28 @@ def checks(r: dict) -> list[Check]:
         ratio_check("C18", "KL_{n+1} ≤ KL_n/(1+γλ)² also for non-Gaussian data and G "
                     "(the 'open question')", g, w["C18_sharp"], "worst_ratio.C18_sharp",
                     slack=1e-6,
-                    detail=f"worst at {wc['C18_sharp']} (min ratio {r['min_C18_sharp_ratio']:.3f}); "
-                           "holds in general: above-tangent inequality with its λ/2·W2² term + "
-                           "LSI gives (1+γλ)² (see module docstring)"),
+                    detail=f"worst at {wc['C18_sharp']} (min ratio "
+                           f"{r['min_C18_sharp_ratio']:.3f}); holds in general: above-tangent "
+                           "inequality with its λ/2·W2² term + LSI gives (1+γλ)² (see module "
+                           "docstring)"),
     ]
+
+
+#: Plain-language names of the functionals for figure legends.
+_CASE_LABELS = {
+    "kl_quartic": "KL to e^{-V}/Z, V = x²/2 + x⁴/4",
+    "kl_logcosh": "KL to e^{-V}/Z, V = x²/2 + 2 log cosh x",
+    "pme2": "porous medium m = 2, confined by x²/2",
+    "pme3": "porous medium m = 3, confined by x²/2",
+    "interaction": "x²/2 + entropy + interaction z²/2 + |z|/2",
+}
 
 
 def plot(r: dict, path) -> None:
     fig, axes = new_figure(2, 3, height=3.3)
     runs = r["runs"]
     colors = {c: f"C{i}" for i, c in enumerate(r["cases"])}
+    labels = {c: _CASE_LABELS.get(c, c) for c in colors}
     g_mid = r["gammas"][len(r["gammas"]) // 2]
     ax = axes[0, 0]
     for run in runs:
@@ -275,7 +278,7 @@ def plot(r: dict, path) -> None:
     nn = np.arange(r["max_steps"] + 1)
     ax.semilogy(nn, (1 + g_mid) ** -nn, "k--", lw=1.5, label="bound (1+γλ)^{-n}, λ=1")
     for c, col in colors.items():
-        ax.plot([], [], color=col, label=c)
+        ax.plot([], [], color=col, label=labels[c])
     ax.set_ylim(1e-12, 2)
     ax.set_xlabel("step n")
     ax.set_ylabel("W2(ρ_n, ρ*)/W2(ρ_0, ρ*)")
@@ -306,41 +309,51 @@ def plot(r: dict, path) -> None:
         nb = bounds.w2_multi_step(nn, g_mid, 1.0, 5.0, e)
         ax.semilogy(nn, nb, "k:", lw=1)
         ax.axhline(e, color="gray", lw=0.6)
+    eps_hi, eps_lo = max(r["eps_values"]), min(r["eps_values"])
+    ax.plot([], [], "k-", lw=0.8, label=f"solid: per-step error ε = {eps_hi:g}")
+    if eps_lo != eps_hi:
+        ax.plot([], [], "k--", lw=0.8, label=f"dashed: ε = {eps_lo:g}")
+    ax.plot([], [], "k:", lw=1, label="dotted: n-step bound (C4), W0 = 5")
+    ax.plot([], [], color="gray", lw=0.6, label="grey: error floor ε/λ")
     ax.set_xlabel("step n")
     ax.set_ylabel("W2(ρ_n, ρ*)")
-    ax.set_title(f"inexact steps (shift, ε ∈ {r['eps_values']}), γ = {g_mid}\n"
-                 "dotted: C4 bound with W0=5; grey: ε/λ floor", fontsize=8)
+    ax.set_title(f"inexact steps (mean shift), γ = {g_mid}\n"
+                 "colour = functional (first panel), first data law", fontsize=8)
+    ax.legend(fontsize=6)
     ax = axes[1, 0]
     for c, col in colors.items():
         pts = [(a, b) for a, b, cc in r["ratios"]["C2"] if cc == c]
         if pts:
             a, b = np.array(pts).T
-            ax.semilogx(a, b, ".", ms=2, color=col, label=c)
+            ax.semilogx(a, b, ".", ms=2, color=col, label=labels[c])
     ax.axhline(1.0, color="k", ls="--", lw=1, label="bound")
     ax.set_xlabel("W2(ρ_n, ρ*)")
     ax.set_ylabel("W_{n+1}(1+γλ)/W_n (≤ 1)")
-    ax.set_title(f"C2 per-step ratio, all γ (worst {r['worst_ratio']['C2']:.4f})")
+    ax.set_title(f"one-step W2 contraction (C2), measured/bound, all γ\n"
+                 f"(worst {r['worst_ratio']['C2']:.4f})", fontsize=8)
     ax.legend(fontsize=6)
     ax = axes[1, 1]
     for c, col in colors.items():
         pts = [(a, b) for a, b, cc in r["ratios"]["C18_sharp"] if cc == c]
         if pts:
             a, b = np.array(pts).T
-            ax.semilogx(a, b, ".", ms=2, color=col, label=c)
+            ax.semilogx(a, b, ".", ms=2, color=col, label=labels[c])
     ax.axhline(1.0, color="k", ls="--", lw=1, label="(1+γλ)^{-2} bound")
     ax.set_xlabel("G(ρ_n) − G*")
     ax.set_ylabel("(KL_{n+1}/KL_n)·(1+γλ)²")
-    ax.set_title(f"C18: KL factor vs (1+γλ)^{{-2}} (worst {r['worst_ratio']['C18_sharp']:.4f})")
+    ax.set_title(f"KL decrease per step vs (1+γλ)^{{-2}} (C18)\n"
+                 f"(worst {r['worst_ratio']['C18_sharp']:.4f})", fontsize=8)
     ax.legend(fontsize=6)
     ax = axes[1, 2]
     keys = ["C2", "C3", "C4", "C5", "C18_generic", "C18_sharp"]
     vals = [r["worst_ratio"][k] for k in keys]
     ax.bar(range(len(keys)), vals, color="C0")
-    ax.set_xticks(range(len(keys)), ["C2", "C3", "C4", "C5", "C18\n1+2γλ", "C18\n(1+γλ)²"],
-                  fontsize=7)
+    ax.set_xticks(range(len(keys)), ["one step\n(C2)", "inexact\nstep (C3)", "n steps\n(C4)",
+                                     "gap\n(C5)", "KL, factor\n1/(1+2γλ)", "KL, factor\n(1+γλ)⁻²"],
+                  fontsize=5.5)
     ax.axhline(1.0, color="k", ls="--", lw=1)
     for i, v in enumerate(vals):
         ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
     ax.set_ylabel("worst measured/bound")
-    ax.set_title("worst ratios over the whole grid (≤ 1 passes)")
+    ax.set_title("worst measured/bound, all runs (≤ 1: holds)")
     save(fig, path)

@@ -1,6 +1,6 @@
 """Inversion errors in the reverse pass of an exact affine JKO flow.
 
-Claims C9, C11 (theory.md L1, R7; numerics.md §2.5).
+Claims C9, C11 (docs/theory.md L1, R7; docs/numerics.md §2.5).
 
 Exact blocks T_n (Brenier maps of exact Gaussian JKO steps from P = N(m, Σ) with large variance,
 so the inverses *expand*) and approximate inverses S_n ≈ T_n^{-1}:
@@ -26,10 +26,9 @@ import numpy as np
 import ot
 
 from experiments._api import Check, ratio_check
-from experiments._cases import spd_with_eigs
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.gaussian import AffineMap, build_flow
+from theory.gaussian import AffineMap, build_flow, compose_inverse, lip_prefixes, spd_with_eigs
 from theory.progress import progress
 
 CLAIMS = ("C9", "C11")
@@ -85,34 +84,17 @@ def _perturbed_inverses(flow, kind: str, delta: float, rng: np.random.Generator)
     return s_list, np.array(dn)
 
 
-def _compose_inverse(s_list: list[AffineMap]) -> AffineMap:
-    """S = S_1 ∘ … ∘ S_N (apply S_N first)."""
-    out = AffineMap.identity(s_list[0].d)
-    for s in reversed(s_list):
-        out = out.then(s)
-    return out
-
-
-def _lip_prefixes(s_list: list[AffineMap]) -> np.ndarray:
-    """Lip(S_1∘…∘S_{n−1}) for n = 1..N, exact operator norms (1 for n = 1)."""
-    lips, pref = [1.0], AffineMap.identity(s_list[0].d)
-    for s in s_list[:-1]:
-        pref = s.then(pref)  # S_1∘…∘S_k: apply S_k first, then the previous prefix
-        lips.append(pref.lipschitz())
-    return np.array(lips)
-
-
 def _affine_case(d, gamma, n_blocks, kind, delta, rng) -> dict:
     m0, s0 = _data(d, rng)
     flow = build_flow(m0, s0, gammas=np.full(n_blocks, gamma))
     s_list, dn = _perturbed_inverses(flow, kind, delta, rng)
-    big_s = _compose_inverse(s_list)
+    big_s = compose_inverse(s_list)
     f = flow.forward_map()
     u = f.then(big_s)  # S∘T
     m_u, c_u = u.push(m0, s0)
     w2 = gaussian.w2(m0, s0, m_u, c_u)
     l2 = u.l2_distance(AffineMap.identity(d), m0, s0)
-    lips = _lip_prefixes(s_list)
+    lips = lip_prefixes(s_list)
     tele = bounds.inversion_telescoping(lips, dn)
     # KL part: invertible S -> equality; q̃ = S_#q, p̃ = S_#ρ_N
     mq, cq = big_s.push(flow.target_mean, flow.target_cov)
@@ -221,7 +203,8 @@ def checks(r: dict) -> list[Check]:
                     r["worst_l2_over_telescoping"], "worst_l2_over_telescoping",
                     detail=f"Lipschitz constants up to {r['max_lip']:.3g}: the inverses expand"),
         ratio_check("C11", "nonlinear S_n = T_n^{-1} + δ sin(ω⟨a,·⟩)v: ‖S∘T − Id‖ ≤ telescoping "
-                    "bound (Monte Carlo)", f"{len(sine)} cases (N, δ), {r['mc_samples']} samples", r["worst_sine_l2_over_telescoping"],
+                    "bound (Monte Carlo)", f"{len(sine)} cases (N, δ), {r['mc_samples']} samples",
+                    r["worst_sine_l2_over_telescoping"],
                     "worst_sine_l2_over_telescoping", slack=0.0,
                     detail="δ_n and the L² norm on the same samples (the inequality holds "
                            "sample-wise); W2 by ot.emd2 is reported in the figure with its "
@@ -248,11 +231,11 @@ def plot(r: dict, path) -> None:
     de = [c["delta"] for c in sel]
     ax[0, 0].loglog(de, [c["w2"] for c in sel], "o-", label="W2(P,(S∘T)_#P) exact")
     ax[0, 0].loglog(de, [c["l2"] for c in sel], "s--", mfc="none", label="‖S∘T − Id‖_{L²(P)}")
-    ax[0, 0].loglog(de, [c["telescoping"] for c in sel], "k-", label="Σ Lip(S_<n) δ_n (bound)")
+    ax[0, 0].loglog(de, [c["telescoping"] for c in sel], "k-", label="telescoping bound Σ Lip·δ_n")
     ax[0, 0].loglog(de, [c["delta"] * nmax for c in sel], ":", color="gray",
                     label="N·δ (no amplification)")
     ax[0, 0].set(xlabel="per-block inversion error δ", ylabel="W2 / L² error",
-                 title=f"C11 vs δ (d={d0}, γ={g0}, N={nmax}, shift)")
+                 title=f"Inversion error vs δ (C11), d={d0}, γ={g0}, N={nmax}")
     ax[0, 0].legend()
     delta_mid = sorted({c["delta"] for c in cases})[len({c["delta"] for c in cases}) // 2]
     for kind, mk in (("shift", "o"), ("matrix", "s")):
@@ -264,17 +247,17 @@ def plot(r: dict, path) -> None:
                           mk + ":", color="k", mfc="none", label=f"{kind}: bound/δ")
     ax[0, 1].semilogy(ns, ns, "-", color="gray", lw=0.8, label="N (sum of δ's)")
     ax[0, 1].set(xlabel="number of blocks N", ylabel="error / δ",
-                 title=f"C11 vs N at δ={delta_mid:g}: inverse maps expand")
+                 title=f"Inversion error vs blocks (C11), δ={delta_mid:g}")
     ax[0, 1].legend(fontsize=6.5)
     sine = r["sine"]
     x = np.arange(len(sine))
-    ax[0, 2].semilogy(x, [s["w2_emd"] for s in sine], "o", label="W2 by ot.emd2 (samples)")
+    ax[0, 2].semilogy(x, [s["w2_emd"] for s in sine], "o", label="W2 from samples (exact OT)")
     ax[0, 2].semilogy(x, [s["w2_floor"] for s in sine], "_", ms=14, color="gray",
                       label="sample-size floor (two P samples)")
     ax[0, 2].semilogy(x, [s["l2_mc"] for s in sine], "s", mfc="none", label="‖S∘T − Id‖ (MC)")
     ax[0, 2].semilogy(x, [s["telescoping"] for s in sine], "k_", ms=14, mew=2,
                       label="telescoping bound")
     ax[0, 2].set_xticks(x, [f"N={s['N']}\nδ={s['delta']:g}" for s in sine], fontsize=6.5)
-    ax[0, 2].set(ylabel="W2 / L² error", title="C11, nonlinear inverse errors (Monte Carlo)")
+    ax[0, 2].set(ylabel="W2 / L² error", title="Nonlinear inverse errors, Monte Carlo (C11)")
     ax[0, 2].legend(fontsize=6.5)
     save(fig, path)

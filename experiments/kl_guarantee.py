@@ -1,6 +1,6 @@
 """The main theorem on Gaussians: KL(P‖q̂) = O(ε²) with N(ε) ~ log(1/ε) inexact JKO blocks.
 
-Claims C8, C9 (theory.md T4, L1; numerics.md §2.4, §5.3).
+Claims C8, C9 (docs/theory.md T4, L1; docs/numerics.md §2.4, §5.3).
 
 For each data law P (mean shift, anisotropic, singular data after OU smoothing), step size γ and
 residual ε over 4 decades, build the affine flow of N(ε) = ⌈1 + c·log(W_0/ε)/log(1+γλ)⌉ inexact
@@ -12,8 +12,8 @@ the bound C(γ,λ)ε², C = (λ² + (1+γλ)²)/(γλ²(2+γλ)) (T4).
 Slopes: OLS of log KL on log ε (deterministic kinds: the OLS standard error is reported as the fit
 uncertainty; the random ``mixed`` kind: per-seed slopes with a 95% t-interval over seeds).
 Negative controls in the same figure: c = 0.5 (the transient dominates: slope ≈ 2c = 1) and a
-N frozen at N(ε = 1e-2) (plateau: slope → 0, fitted on ε < 3e-3). The minimal N that reaches Cε² is fitted against log(1/ε) and
-compared with the predicted slope 1/log(1+γλ).
+N frozen at N(ε = 1e-2) (plateau: slope → 0, fitted on ε < 3e-3). The minimal N that reaches
+Cε² is fitted against log(1/ε) and compared with the predicted slope 1/log(1+γλ).
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._cases import random_rotation
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.gaussian import build_flow, inexact_trajectory
+from theory.gaussian import build_flow, inexact_trajectory, random_rotation
 from theory.progress import progress
 from theory.rates import fit_line, fit_loglog, seed_interval
 
@@ -70,7 +69,7 @@ def _data(shape: str, d: int, rng: np.random.Generator, ou_delta: float):
         return 3.6 * m / np.linalg.norm(m), np.eye(d)
     q = random_rotation(rng, d)
     if shape == "anisotropic":
-        if d == 2:  # numerics.md §2.4: W_0 = 3.8039, KL_0 = 7.7202
+        if d == 2:  # docs/numerics.md §2.4: W_0 = 3.8039, KL_0 = 7.7202
             return np.array([3.0, -2.0]), np.array([[4.0, 1.5], [1.5, 1.0]])
         w = np.exp(np.linspace(np.log(0.1), np.log(10.0), d))
         return 3.0 * rng.standard_normal(d) / np.sqrt(d), (q * w) @ q.T
@@ -87,7 +86,7 @@ def _flow_kl(m0, s0, gamma, eps, n, kind, seed) -> tuple[float, float, np.ndarra
     tr = inexact_trajectory(m0, s0, gamma=gamma, eps=eps, n_steps=n, kind=kind, seed=seed)
     flow = build_flow(m0, s0, gammas=np.full(n, gamma),
                       step=lambda mu, sig, k: (tr.means[k], tr.covs[k]))
-    kls = np.array([gaussian.kl(tr.means[k], tr.covs[k]) for k in range(n + 1)])
+    kls = tr.kl_to_target()
     return flow.kl_generated(), flow.kl_forward(), kls
 
 
@@ -129,7 +128,7 @@ def _n_min(m0, s0, gamma, lam, w0, eps_grid) -> dict:
     n_int, n_cont = [], []
     for e in eps_grid:
         tr = inexact_trajectory(m0, s0, gamma=gamma, eps=e, n_steps=n_long, kind="mean")
-        kls = np.array([gaussian.kl(tr.means[k], tr.covs[k]) for k in range(n_long + 1)])
+        kls = tr.kl_to_target()
         thr = cst * e * e
         hit = np.nonzero(kls[1:] <= thr)[0]
         if not hit.size:
@@ -189,7 +188,8 @@ def run(cfg: Config) -> dict:
         "mixed_slope_mean": float(all_mixed.mean()) if all_mixed.size else float("nan"),
         "mixed_slope_ci95": [float(ci[0]), float(ci[1])],
         "control_slopes": ctrl,
-        "fixed_n_slopes": [cv["slope"] for case in out for cv in case["curves"] if cv["c"] is None],
+        "fixed_n_slopes": [cv["slope"] for case in out for cv in case["curves"]
+                           if cv["c"] is None],
         "c9_max_rel_diff": max(c["c9_rel_diff"] for case in out for c in case["curves"]),
         "n_min_rel_err_max": max(case["n_min"]["rel_err"] for case in out),
         "n_min_slopes": [(case["n_min"]["slope"], case["n_min"]["slope_se"],
@@ -217,11 +217,14 @@ def checks(r: dict) -> list[Check]:
         Check("C8", "log-log slope of KL(P‖q̂) vs ε ≈ 2 (c = 1; mean and map kinds)", g,
               worst_dev, 0.1, worst_dev < 0.1, "slopes_theorem", "slope",
               f"slopes {min(det):.3f}..{max(det):.3f} (max |p̂−2| shown); deterministic, OLS "
-              "s.e. in results; slightly > 2 from the transient term at finite N (numerics §2.4)"),
+              "s.e. in results; slightly > 2 from the transient term at finite N "
+              "(docs/numerics.md §2.4)"),
         Check("C8", "slope ≈ 2 for the random mixed kind (per-seed slopes, 95% t-CI)", g,
-              r["mixed_slope_mean"], 2.0, (lo <= 2.0 <= hi) or abs(r["mixed_slope_mean"] - 2) < 0.1,
+              r["mixed_slope_mean"], 2.0,
+              (lo <= 2.0 <= hi) or abs(r["mixed_slope_mean"] - 2) < 0.1,
               "mixed_slope_ci95", "slope",
-              f"mean {r['mixed_slope_mean']:.3f}, 95% CI [{lo:.3f}, {hi:.3f}] over seeds and cases"),
+              f"mean {r['mixed_slope_mean']:.3f}, 95% CI [{lo:.3f}, {hi:.3f}] over seeds and "
+              "cases"),
         Check("C8", "blocks needed to reach Cε² grow like log(1/ε)/log(1+γλ)", g,
               r["n_min_rel_err_max"], 0.1, r["n_min_rel_err_max"] <= 0.1,
               "n_min_rel_err_max", "slope",
@@ -234,9 +237,9 @@ def checks(r: dict) -> list[Check]:
             "C8", "negative control c = 0.5 (N too small): slope ≈ 2c = 1, not 2", g,
             max(abs(s - 1.0) for s in c05), 0.3, max(abs(s - 1.0) for s in c05) <= 0.3,
             "control_slopes.0.5", "slope",
-            f"slopes {min(c05):.2f}..{max(c05):.2f}; N frozen at N(ε={r['fixed_n_eps']:g}): slopes "
-            f"{min(r['fixed_n_slopes']):.2f}..{max(r['fixed_n_slopes']):.2f} (plateau) — the "
-            "theorem needs N to grow with log(1/ε)"))
+            f"slopes {min(c05):.2f}..{max(c05):.2f}; N frozen at N(ε={r['fixed_n_eps']:g}): "
+            f"slopes {min(r['fixed_n_slopes']):.2f}..{max(r['fixed_n_slopes']):.2f} (plateau) "
+            "— the theorem needs N to grow with log(1/ε)"))
     rows.append(Check("C9", "KL(P‖q̂) (from q̂) = KL(ρ_N‖q) for invertible affine blocks", g,
                       r["c9_max_rel_diff"], 1e-7, r["c9_max_rel_diff"] <= 1e-7,
                       "c9_max_rel_diff", "equality",
@@ -277,12 +280,12 @@ def plot(r: dict, path) -> None:
                             label=f"c={cv['c']:g}: slope {cv['slope']:.3f}")
     ax[0, 0].loglog(eps, cst * eps**2, "k-", lw=1.5, label=f"bound C(γ,λ)ε², C={cst:.3g}")
     ax[0, 0].set(xlabel="per-block residual ε", ylabel="KL(P‖q̂) [nats]",
-                 title=f"C8: {case['shape']} data, d={case['d']}, γ={g}")
+                 title=f"KL guarantee (C8): {case['shape']} data, d={case['d']}, γ={g}")
     ax[0, 0].legend(fontsize=6)
-    ax[0, 1].axhline(cst, color="k", lw=1.5, label="C(γ,λ) (T4)")
-    ax[0, 1].axhline(1 / (2 * lam), color="k", ls="--", lw=0.8, label="1/(2λ) (stationary, LSI)")
+    ax[0, 1].axhline(cst, color="k", lw=1.5, label="bound constant C(γ,λ)")
+    ax[0, 1].axhline(1 / (2 * lam), color="k", ls="--", lw=0.8, label="1/(2λ) (stationary limit)")
     ax[0, 1].set(xlabel="per-block residual ε", ylabel="KL(P‖q̂)/ε²",
-                 title="C8: KL/ε² stays bounded (c = 1)")
+                 title="KL/ε² stays bounded (C8, c = 1)")
     ax[0, 1].legend(fontsize=7)
     for case in r["cases"]:
         if case["d"] != r["cases"][0]["d"] or case["shape"] != "anisotropic" \
@@ -298,6 +301,6 @@ def plot(r: dict, path) -> None:
         x0, y0 = x[ok].mean(), np.asarray(nm["n_cross"])[ok].mean()
         ax[0, 2].plot(x, y0 + nm["slope_pred"] * (x - x0), "-", lw=0.8, color=line.get_color())
     ax[0, 2].set(xlabel="log(1/ε)", ylabel="blocks to reach KL ≤ Cε² (o: n*, −: integer)",
-                 title="C8: minimal N vs log(1/ε)\n(lines: predicted slope 1/log(1+γλ))")
+                 title="Blocks needed vs log(1/ε) (C8)\n(lines: predicted slope 1/log(1+γλ))")
     ax[0, 2].legend(fontsize=6)
     save(fig, path)

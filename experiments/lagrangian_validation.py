@@ -1,12 +1,12 @@
-"""Validation of the 1-D Lagrangian JKO solver against exact references: W2 error vs n, measured orders.
+"""Validation of the 1-D Lagrangian JKO solver against exact references: W2 error vs n, orders.
 
-References (numerics.md §3.1-3.2): (a) one JKO step of KL(·‖N(0,1)) from N(1.5, 2²), γ = 0.5, against
-the Gaussian closed form (theory.gaussian.jko_step), on the tail-graded grid and on a uniform
-mass grid (control, order ≈ 0.4); (b) the discrete minimiser of KL(·‖e^{-V}/Z), V = x²/2 + x⁴/4,
-against the Gibbs quantiles by quadrature; (c) one step of the confined porous medium (m = 2,
-γ = 0.3, R0 = 2.5) against the discrete-time Barenblatt law R1 = 1.98183185 (cosine grid);
-(d) the discrete minimisers of the confined porous medium (m = 2, 3) against the stationary
-Barenblatt profile. Also: the FOC residual of every converged solve, and exact invariances.
+References (docs/numerics.md §3.1-3.2): (a) one JKO step of KL(·‖N(0,1)) from N(1.5, 2²), γ = 0.5,
+against the Gaussian closed form (theory.gaussian.jko_step), on the tail-graded grid and on a
+uniform mass grid (control, order ≈ 0.4); (b) the discrete minimiser of KL(·‖e^{-V}/Z), V = x²/2 +
+x⁴/4, against the Gibbs quantiles by quadrature; (c) one step of the confined porous medium (m = 2,
+γ = 0.3, R0 = 2.5) against the discrete-time Barenblatt law R1 = 1.98183185 (cosine grid); (d) the
+discrete minimisers of the confined porous medium (m = 2, 3) against the stationary Barenblatt
+profile. Also: the FOC residual of every converged solve, and exact invariances.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from theory.progress import progress
 CLAIMS = ("C17",)
 TITLE = "1-D Lagrangian JKO solver vs exact references (Gaussian, Gibbs, Barenblatt): error vs n"
 
-R1_REFERENCE = 1.98183185  # numerics.md §3.2
+R1_REFERENCE = 1.98183185  # docs/numerics.md §3.2
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,8 @@ def checks(r: dict) -> list[Check]:
               "grid); order ≥ 1.5", grid, o3["barenblatt_step_m2"], 1.5,
               o3["barenblatt_step_m2"] >= 1.5, "orders_last3.barenblatt_step_m2", "slope",
               f"order (last 3 n) {o3['barenblatt_step_m2']:.2f}; W2 error "
-              f"{e['barenblatt_step_m2'][-1]:.2e}; numerics.md reports 1.5 → 1.8"),
-        Check("C17", "R1 from the solver's M2 = 1.98183185 (numerics.md §3.2)", grid, r1_err,
+              f"{e['barenblatt_step_m2'][-1]:.2e}; docs/numerics.md §3.2 reports 1.5 → 1.8"),
+        Check("C17", "R1 from the solver's M2 = 1.98183185 (docs/numerics.md §3.2)", grid, r1_err,
               1e-5, r1_err <= 1e-5, "r1_measured", "equality",
               f"measured R1 = {r['r1_measured'][-1]:.9f}, root of the scalar law "
               f"{r['r1_exact']:.9f}"),
@@ -150,7 +150,8 @@ def checks(r: dict) -> list[Check]:
               o3["barenblatt_steady_m2"], 1.5, o3["barenblatt_steady_m2"] >= 1.5,
               "orders_last3.barenblatt_steady_m2", "slope",
               f"W2 error {e['barenblatt_steady_m2'][-1]:.2e}; m = 3 (ρ ~ dist^½ at the edge): "
-              f"order {o3['barenblatt_steady_m3']:.2f}, error {e['barenblatt_steady_m3'][-1]:.2e}"),
+              f"order {o3['barenblatt_steady_m3']:.2f}, "
+              f"error {e['barenblatt_steady_m3'][-1]:.2e}"),
         Check("C17", "FOC residual ε of every converged solve ≤ tol", grid, r["max_residual"],
               r["tol"], r["max_residual"] <= r["tol"], "max_residual", "equality",
               "ε = ‖(x−y)/γ + ∇δG/δρ(x)‖_{L²(ρ_{n+1})} on the nodes"),

@@ -1,15 +1,17 @@
 """C16: merely convex G (λ = 0): G(ρ_n) − G(ν) ≤ W2²(ρ_0, ν)/(2γn) along exact JKO steps (1-D).
 
-G(ρ) = ∫V dρ + ∫ρ log ρ with V'' ≥ 0 but inf V'' = 0, solved by the 1-D Lagrangian solver:
+G(ρ) = ∫V dρ + ∫ρ log ρ with V'' ≥ 0 but inf V'' = 0, solved by the 1-D Lagrangian solver
+(``theory.oned.trajectory``, docs/numerics.md §3.1):
 
 - ``quartic``: V = x⁴/4 (V'' = 3x² vanishes at 0), the claim's example;
 - ``sqrt``: V = √(1+x²) (V'' = (1+x²)^{-3/2} → 0 at infinity; linear growth, so a far start
   travels at speed ≈ 1 — the regime where the O(1/n) bound is nearly attained).
 
 ν = the minimiser e^{-V}/Z on the same grid (the solver's own steady state); G(ν) = −log Z.
-The bound (theory.bounds.merely_convex_gap, theory.md T3) is tested at every step, and the measured
-decay is summarised by its log-log slope (the late-time decay is in fact exponential here, since
-e^{-V}/Z satisfies a log-Sobolev inequality: the O(1/n) bound is a worst-case statement).
+The bound (theory.bounds.merely_convex_gap, docs/theory.md T3) is tested at every step, and the
+measured decay is summarised by its log-log slope (the late-time decay is in fact exponential
+here, since e^{-V}/Z satisfies a log-Sobolev inequality: the O(1/n) bound is a worst-case
+statement).
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from theory.oned import (
     Potential,
     gaussian_grid,
     gaussian_quantile,
-    jko_step,
     kl_to_gibbs,
     quartic_potential,
     steady_state,
+    trajectory,
     w2_sq,
 )
 from theory.progress import progress
@@ -86,15 +88,10 @@ def run(cfg: Config) -> dict:
             y0 = g.nodes(q)
             w0sq = w2_sq(y0, nu.x, g)
             for gamma in cfg.gammas:
-                x, gaps, res = y0, [], []
-                for _ in range(cfg.n_steps):
-                    r = jko_step(x, g, F, gamma, tol=cfg.tol)
-                    x = r.x
-                    gaps.append(F.energy(x, g) - g_nu)
-                    res.append(r.residual)
+                path = trajectory(y0, g, F, gamma, cfg.n_steps, tol=cfg.tol)
+                gaps, res = path.energies[1:] - g_nu, path.residuals
                 nn = np.arange(1, cfg.n_steps + 1)
                 bnd = bounds.merely_convex_gap(nn, gamma, w0sq)
-                gaps = np.array(gaps)
                 # log-log slope over the window 1e-8 < gap < gap_1/100 (the post-transient decay)
                 win = (gaps > 1e-8) & (gaps < 1e-2 * gaps[0])
                 sl = (float(np.polyfit(np.log(nn[win]), np.log(gaps[win]), 1)[0])
@@ -137,9 +134,10 @@ def plot(r: dict, path) -> None:
         for i, run in enumerate(x for x in r["runs"] if x["potential"] == pot):
             nn = np.arange(1, len(run["gap"]) + 1)
             col = f"C{i % 10}"
+            sl = float(run["late_loglog_slope"])
+            sl_txt = f"log-log slope {sl:.1f}" if np.isfinite(sl) else "too few steps for a slope"
             ax.loglog(nn, np.maximum(run["gap"], 1e-300), color=col, lw=1,
-                      label=f"{run['data']}, γ={run['gamma']} (log-log slope "
-                            f"{float(run['late_loglog_slope']):.1f})")
+                      label=f"{run['data']}, γ={run['gamma']} ({sl_txt})")
             ax.loglog(nn, run["bound"], color=col, ls="--", lw=0.8)
         top = max(max(x["bound"]) for x in r["runs"] if x["potential"] == pot)
         ax.set_ylim(1e-10, 10 * top)
@@ -150,7 +148,7 @@ def plot(r: dict, path) -> None:
                      fontsize=8)
         ax.legend(fontsize=5.5)
     ax = axes[0, 2]
-    for i, run in enumerate(r["runs"]):
+    for run in r["runs"]:
         nn = np.arange(1, len(run["ratio"]) + 1)
         ax.semilogx(nn, run["ratio"], color="C0" if run["potential"] == "quartic" else "C1",
                     lw=0.8)
@@ -159,6 +157,6 @@ def plot(r: dict, path) -> None:
     ax.axhline(1.0, color="k", ls="--", lw=1, label="bound")
     ax.set_xlabel("step n")
     ax.set_ylabel("gap / bound")
-    ax.set_title(f"C16 ratio, worst {r['worst_ratio']:.3f}")
+    ax.set_title(f"gap / O(1/n) bound (C16), worst {r['worst_ratio']:.3f}")
     ax.legend(fontsize=7)
     save(fig, path)

@@ -1,19 +1,20 @@
 """The paper's model on data without density (a circle) and with deliberate inversion errors.
 
-Claims C10, C11 on the real model (theory.md R6, R7; numerics.md §2.5, §6.4).
+Claims C10, C11 on the real model (docs/theory.md R6, R7; docs/numerics.md §2.5, §6.4).
 
-P is the uniform law on m equally spaced atoms of a circle (radius 2): no density. It is OU-smoothed
-for time δ, ρ_δ = Law(e^{-δ}X + √(1-e^{-2δ})Z), an exact Gaussian mixture, and a JKO flow is
-trained on ρ_δ. Reported per δ: the smoothing cost W2(P, ρ_δ) (samples, with null band) against
-R6(a)'s bound, KL(ρ_δ‖q̂) by the k3 estimator (exact density), W2(P, q̂) (samples): the mixed
-KL–W2 guarantee. Then the reverse pass is made inexact on purpose — RK4 with 1 step, explicit
-Euler, and exact inverses plus a constant shift — and ‖S∘T − Id‖_{L²(ρ_δ)} (which bounds
-W2(ρ_δ, (S∘T)_#ρ_δ)) is compared with the telescoping bound Σ_n Lip(S_1∘…∘S_{n-1}) δ_n (R7(b)).
+P is the uniform law on m equally spaced atoms of a circle (radius 2): no density. It is
+OU-smoothed for time δ, ρ_δ = Law(e^{-δ}X + √(1-e^{-2δ})Z), an exact Gaussian mixture, and a JKO
+flow is trained on ρ_δ. Reported per δ: the smoothing cost W2(P, ρ_δ) (samples, with null band)
+against the bound of docs/theory.md R6(a), KL(ρ_δ‖q̂) by the k3 estimator (exact density),
+W2(P, q̂) (samples): the mixed KL–W2 guarantee. Then the reverse pass is made inexact on purpose
+— RK4 with 1 step, explicit Euler, and exact inverses plus a constant shift — and
+‖S∘T − Id‖_{L²(ρ_δ)} (which bounds W2(ρ_δ, (S∘T)_#ρ_δ)) is compared with the telescoping bound
+Σ_n Lip(S_1∘…∘S_{n-1}) δ_n (docs/theory.md R7(b)).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -24,12 +25,14 @@ from theory import bounds
 from theory.flow import (
     Circle,
     FlowConfig,
-    kl_k3,
+    flow_kl,
+    max_jacobian_norm,
     ou_smooth,
-    std_normal_log_prob,
+    torch_threads,
     train_flow,
     w2_emd,
     w2_null_band,
+    w2_sq_debiased,
 )
 from theory.flow.reference import finite_n_kl_bound
 
@@ -37,34 +40,38 @@ CLAIMS = ("C10", "C11")
 TITLE = "Neural JKO flow on circle data (OU-smoothed): mixed KL–W2 guarantee, inversion errors"
 
 SHIFT_DIR = np.array([0.6, 0.8])
+#: Figure names of the inexact inverses.
+VARIANTS = {"rk4": "RK4 (as trained)", "rk4_1step": "RK4, 1 step", "euler": "explicit Euler"}
+
+
+#: Six blocks with JKO-iFlow's geometric steps γ_n = 0.25·1.4^(n-1), 300 iterations each.
+FLOW = FlowConfig(n_blocks=6, schedule="geometric", gamma=0.25, ratio=1.4, iters=300, batch=400,
+                  n_train=20000, eval_steps=6)
 
 
 @dataclass(frozen=True)
 class Config:
-    """Run sizes (see quick/full)."""
+    """Run sizes (see quick/full); ``flow.seed`` and ``flow.device`` follow ``seed``/``device``."""
 
+    flow: FlowConfig = field(default_factory=lambda: FLOW)
     radius: float = 2.0
     n_atoms: int = 256
     deltas: tuple[float, ...] = (0.05, 0.2)
-    n_blocks: int = 6
-    gamma0: float = 0.25
-    ratio: float = 1.4
-    iters: int = 300
-    batch: int = 400
-    n_train: int = 20000
     n_eval: int = 6000
     n_w2: int = 1500
     w2_reps: int = 5
     n_inv: int = 1000
     shifts: tuple[float, ...] = (0.01, 0.03, 0.1)
-    eval_steps: int = 6
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flow", replace(self.flow, seed=self.seed, device=self.device))
+
     @classmethod
     def quick(cls) -> Config:
-        return cls(deltas=(0.1,), n_blocks=2, iters=40, batch=128, n_train=3000, n_eval=1000,
-                   n_w2=400, w2_reps=3, n_inv=300, shifts=(0.03,))
+        return cls(flow=replace(FLOW, n_blocks=2, iters=40, batch=128, n_train=3000),
+                   deltas=(0.1,), n_eval=1000, n_w2=400, w2_reps=3, n_inv=300, shifts=(0.03,))
 
     @classmethod
     def full(cls) -> Config:
@@ -86,17 +93,6 @@ def _inverse(blk, y, variant: str, steps: int, create_graph: bool = False):
     return x
 
 
-def _max_jac_norm(fn, y: torch.Tensor) -> float:
-    """max over the rows of y of the spectral norm of the Jacobian of a row-wise map fn."""
-    y = y.detach().requires_grad_(True)
-    with torch.enable_grad():
-        out = fn(y)
-        rows = [torch.autograd.grad(out[:, i].sum(), y, retain_graph=True)[0]
-                for i in range(y.shape[1])]
-    jac = torch.stack(rows, 1)
-    return float(torch.linalg.matrix_norm(jac, ord=2).max())
-
-
 def _inversion_study(flow, x0: torch.Tensor, variants: list[str], steps: int) -> dict:
     xs = [x0]
     for blk in flow.blocks:
@@ -107,8 +103,8 @@ def _inversion_study(flow, x0: torch.Tensor, variants: list[str], steps: int) ->
         for k, blk in enumerate(flow.blocks):
             sx = _inverse(blk, xs[k + 1], v, steps)
             deltas.append(float(((sx - xs[k]) ** 2).sum(1).mean().sqrt()))
-            lip_blocks.append(_max_jac_norm(
-                lambda y, b=blk: _inverse(b, y, v, steps, create_graph=True), xs[k + 1]))
+            lip_blocks.append(max_jacobian_norm(
+                lambda y, b=blk, v=v: _inverse(b, y, v, steps, create_graph=True), xs[k + 1]))
         lips = np.concatenate([[1.0], np.cumprod(lip_blocks)[:-1]])  # Lip(S_1..S_{n-1})
         y = xs[-1]
         for blk in reversed(list(flow.blocks)):
@@ -124,9 +120,7 @@ def _one_delta(delta: float, cfg: Config, with_inversion: bool) -> dict:
     circle = Circle(cfg.radius)
     atoms = circle.atoms(cfg.n_atoms)
     rho = ou_smooth(atoms, delta)
-    fc = FlowConfig(n_blocks=cfg.n_blocks, schedule="geometric", gamma=cfg.gamma0,
-                    ratio=cfg.ratio, iters=cfg.iters, batch=cfg.batch, n_train=cfg.n_train,
-                    eval_steps=cfg.eval_steps, seed=cfg.seed, device=cfg.device)
+    fc = cfg.flow
     tr = train_flow(fc, rho, n_eval=cfg.n_eval, n_residual=min(2000, cfg.n_eval), authors=True)
     flow = tr.flow.evaluation_copy()
     rng = np.random.default_rng(cfg.seed + 7)
@@ -137,20 +131,14 @@ def _one_delta(delta: float, cfg: Config, with_inversion: bool) -> dict:
     xp = sample_p(cfg.n_w2, rng)
     xr = rho.sample(cfg.n_w2, rng)
     w2_smooth = w2_emd(xp, xr)
-    # debiased W2² (numerics §4.3): W2²(P̂, ρ̂) − ½W2²(P̂, P̂') − ½W2²(ρ̂, ρ̂'), replicates
-    reps = []
-    for _ in range(cfg.w2_reps):
-        a1, a2 = sample_p(cfg.n_w2, rng), sample_p(cfg.n_w2, rng)
-        b1, b2 = rho.sample(cfg.n_w2, rng), rho.sample(cfg.n_w2, rng)
-        reps.append(w2_emd(a1, b1) ** 2 - 0.5 * w2_emd(a1, a2) ** 2 - 0.5 * w2_emd(b1, b2) ** 2)
-    w2sq_deb, w2sq_deb_se = float(np.mean(reps)), float(np.std(reps, ddof=1) / np.sqrt(len(reps)))
+    # debiased W2² (docs/numerics.md §4.3): W2²(P̂, ρ̂) − ½W2²(P̂, P̂') − ½W2²(ρ̂, ρ̂')
+    w2sq_deb, w2sq_deb_se = w2_sq_debiased(sample_p, rho.sample, cfg.n_w2, cfg.w2_reps, rng)
     m2 = cfg.radius**2
     xk = torch.as_tensor(rho.sample(cfg.n_eval, rng))
-    zk, lk = flow(xk, steps=cfg.eval_steps)
-    kl = kl_k3(rho.log_prob(xk).numpy(), (std_normal_log_prob(zk) + lk).numpy())
+    kl = flow_kl(flow, rho, xk, steps=fc.eval_steps)
     xg, _, _ = flow.sample(cfg.n_w2, generator=torch.Generator().manual_seed(cfg.seed + 8),
-                           steps=cfg.eval_steps)
-    out = {"delta": delta, "diagnostics": tr.diagnostics,
+                           steps=fc.eval_steps)
+    out = {"delta": delta, "diagnostics": [d.as_dict() for d in tr.diagnostics],
            "w2_p_rho": w2_smooth, "w2_p_rho_bound": float(bounds.ou_smoothing_w2(delta, m2, 2)),
            "w2sq_p_rho_debiased": w2sq_deb, "w2sq_p_rho_debiased_se": w2sq_deb_se,
            "gammas": list(flow.gammas),
@@ -163,12 +151,16 @@ def _one_delta(delta: float, cfg: Config, with_inversion: bool) -> dict:
     if with_inversion:
         variants = ["rk4", "rk4_1step", "euler"] + [f"shift_{s}" for s in cfg.shifts]
         x0 = torch.as_tensor(rho.sample(cfg.n_inv, rng))
-        out["inversion"] = _inversion_study(flow, x0, variants, cfg.eval_steps)
+        out["inversion"] = _inversion_study(flow, x0, variants, fc.eval_steps)
     return out
 
 
 def run(config: Config) -> dict:
-    torch.set_num_threads(1)  # 2 shared cores: 2 threads contend badly
+    with torch_threads(1):  # 2 shared cores: 2 threads contend badly
+        return _run(config)
+
+
+def _run(config: Config) -> dict:
     return {"runs": [_one_delta(d, config, i == 0) for i, d in enumerate(config.deltas)],
             "atoms_shown": Circle(config.radius).atoms(64), "n_atoms": config.n_atoms}
 
@@ -188,10 +180,10 @@ def plot(results: dict, path) -> None:
     ax = axes[0, 1]
     ds = [r["delta"] for r in runs]
     ax.plot(ds, [r["w2_p_rho"] for r in runs], "o-", label="W2(P, ρ_δ) samples")
-    ax.plot(ds, [r["w2_p_rho_bound"] for r in runs], "rv--", label="R6(a) bound")
+    ax.plot(ds, [r["w2_p_rho_bound"] for r in runs], "rv--", label="smoothing bound (C10)")
     ax.plot(ds, [r["w2_p_qhat"] for r in runs], "s-", label="W2(P, q̂) samples")
     ax.plot(ds, [r["w2_null_p"][0] for r in runs], "k_:", ms=12, label="null floor W2(P, P')")
-    ax.set(xscale="log", yscale="log", xlabel="OU time δ", ylabel="W2 (not squared)",
+    ax.set(xscale="log", yscale="log", xlabel="smoothing (OU) time δ", ylabel="W2 (not squared)",
            title="mixed guarantee: W2 part")
     ax.legend(fontsize=6)
     ax = axes[0, 2]
@@ -200,22 +192,27 @@ def plot(results: dict, path) -> None:
     ax.plot(ds, [max(d["eps_exact"] for d in r["diagnostics"]) ** 2 for r in runs], "kx",
             label="max_n ε̂_n² (network inverse as map)")
     ax.plot(ds, [_eps_ot(r) ** 2 for r in runs], "k+", ms=9,
-            label="max_n ε̂_n² (exact score + EMD map)")
+            label="max_n ε̂_n² (exact score + OT matching)")
     ax.plot(ds, [finite_n_kl_bound(r["gammas"], r["w0_bound"], _eps_ot(r)) for r in runs],
-            "rv--", label="finite-N bound T1+T2 (ε: EMD map)")
-    ax.set(xscale="log", yscale="log", xlabel="OU time δ", ylabel="nats / ε²",
+            "rv--", label="finite-N bound (C10), ε with the OT matching")
+    ax.set(xscale="log", yscale="log", xlabel="smoothing (OU) time δ", ylabel="nats / ε²",
            title="mixed guarantee: KL part")
     ax.legend(fontsize=5.5, loc="center left")
     ax = axes[0, 3]
     inv = r0["inversion"]
     names = list(inv)
     xpos = np.arange(len(names))
-    ax.bar(xpos - 0.2, [max(inv[v]["w2_emd"], 1e-16) for v in names], 0.2, label="W2(ρ_δ,(S∘T)#ρ_δ) emd")
-    ax.bar(xpos, [max(inv[v]["roundtrip_l2"], 1e-16) for v in names], 0.2, label="‖S∘T−Id‖_L²")
+    ax.bar(xpos - 0.2, [max(inv[v]["w2_emd"], 1e-16) for v in names], 0.2,
+           label="W2 between data and its round trip")
+    ax.bar(xpos, [max(inv[v]["roundtrip_l2"], 1e-16) for v in names], 0.2,
+           label="RMS round-trip error ‖S∘T−Id‖")
     ax.bar(xpos + 0.2, [max(inv[v]["telescoping"], 1e-16) for v in names], 0.2,
-           label="Σ Lip(S_<n) δ_n")
-    ax.set_xticks(xpos, names, rotation=30, fontsize=6)
-    ax.set(yscale="log", ylabel="W2 / L² (not squared)", title="inversion errors vs\ntelescoping bound (R7(b))")
+           label="telescoping bound Σ Lip·δ_n")
+    ticks = [VARIANTS.get(v, f"exact + shift {v[6:]}" if v.startswith("shift_") else v)
+             for v in names]
+    ax.set_xticks(xpos, ticks, rotation=30, fontsize=6)
+    ax.set(yscale="log", ylabel="W2 / L² (not squared)",
+           title="inverse pass made inexact:\nround-trip errors vs bound (C11)")
     ax.legend(fontsize=6)
     save(fig, path)
 
@@ -238,9 +235,10 @@ def checks(results: dict) -> list[Check]:
         "C10", "W2²(P, ρ_δ) ≤ (1−e^{−δ})²M₂ + (1−e^{−2δ})d (R6(a); debiased samples + 3 SE)",
         f"circle (m={results['n_atoms']} atoms), δ ∈ {[r['delta'] for r in runs]}",
         worst, "runs.w2sq_p_rho_debiased", slack=0.0,
-        detail="debiased emd W2² over replicate pairs (numerics §4.3); plug-in W2 "
+        detail="debiased emd W2² over replicate pairs (docs/numerics.md §4.3); plug-in W2 "
                f"{runs[0]['w2_p_rho']:.3f} vs bound {runs[0]['w2_p_rho_bound']:.3f} at "
-               f"δ={runs[0]['delta']} (plug-in bias ≈ null floor {runs[0]['w2_null_rho'][0]:.3f})"))
+               f"δ={runs[0]['delta']} (plug-in bias ≈ null floor "
+               f"{runs[0]['w2_null_rho'][0]:.3f})"))
     for r in runs:
         eps_net = max(d["eps_exact"] for d in r["diagnostics"])
         eps = _eps_ot(r)

@@ -1,6 +1,6 @@
 """The paper's model on 2-D non-Gaussian data: per-block KL/NLL, sample W2, inversion, KL vs ε².
 
-Claims C8, C9 on the real model (theory.md T4; numerics.md §4.2-§4.3, §5.3, §6.7).
+Claims C8, C9 on the real model (docs/theory.md T4; docs/numerics.md §4.2-§4.3, §5.3, §6.7).
 
 An 8-block JKO flow with JKO-iFlow's geometric steps γ_n = 0.25·1.4^{n-1} is trained on
 (a) a ring of 8 Gaussians (exact density: KL(ρ_n‖q) by the k3 estimator, exact residual ε_n by
@@ -13,7 +13,7 @@ KL(P‖q̂) = KL(ρ_N‖q) is plotted against max_n ε_n² with the fitted log-l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -25,9 +25,10 @@ from theory import bounds
 from theory.flow import (
     FlowConfig,
     Toy2D,
-    kl_k3,
+    flow_kl,
     ring_mixture,
     std_normal_log_prob,
+    torch_threads,
     train_flow,
     w2_emd,
     w2_null_band,
@@ -38,46 +39,46 @@ CLAIMS = ("C8", "C9")
 TITLE = "Neural JKO flow on 2-D mixture/toy data: KL, NLL, sample W2, inversion, KL vs max ε²"
 
 
+#: JKO-iFlow's 2-D setting: 8 blocks, γ_n = 0.25·1.4^(n-1), here 300 iterations of batch 400.
+FLOW = FlowConfig(n_blocks=8, schedule="geometric", gamma=0.25, ratio=1.4, iters=300, batch=400,
+                  n_train=20000, eval_steps=6)
+
+
 @dataclass(frozen=True)
 class Config:
-    """Run sizes (see quick/full)."""
+    """Run sizes (see quick/full); ``flow.seed`` and ``flow.device`` follow ``seed``/``device``.
 
+    ``budgets``: smaller ``flow.iters`` values for the retrained mixture flows of the KL-vs-ε²
+    sweep (the main run with ``flow.iters`` is the last point).
+    """
+
+    flow: FlowConfig = field(default_factory=lambda: FLOW)
     toys: tuple[str, ...] = ("moons",)
-    n_blocks: int = 8
-    gamma0: float = 0.25
-    ratio: float = 1.4
-    iters: int = 300
-    batch: int = 400
     budgets: tuple[int, ...] = (20, 60, 150)
-    n_train: int = 20000
     n_eval: int = 8000
     n_residual: int = 2000
     n_w2: int = 1500
     w2_reps: int = 5
     n_show: int = 400
-    eval_steps: int = 6
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flow", replace(self.flow, seed=self.seed, device=self.device))
+
     @classmethod
     def quick(cls) -> Config:
-        return cls(n_blocks=3, iters=40, batch=128, budgets=(10,), n_train=3000, n_eval=1000,
-                   n_residual=300, n_w2=400, w2_reps=3, n_show=200)
+        return cls(flow=replace(FLOW, n_blocks=3, iters=40, batch=128, n_train=3000),
+                   budgets=(10,), n_eval=1000, n_residual=300, n_w2=400, w2_reps=3, n_show=200)
 
     @classmethod
     def full(cls) -> Config:
         return cls()
 
 
-def _flow_cfg(cfg: Config, iters: int) -> FlowConfig:
-    return FlowConfig(n_blocks=cfg.n_blocks, schedule="geometric", gamma=cfg.gamma0,
-                      ratio=cfg.ratio, iters=iters, batch=cfg.batch, n_train=cfg.n_train,
-                      eval_steps=cfg.eval_steps, seed=cfg.seed, device=cfg.device)
-
-
 def _dataset(name: str, data, cfg: Config) -> dict:
-    tr = train_flow(_flow_cfg(cfg, cfg.iters), data, n_eval=cfg.n_eval,
-                    n_residual=cfg.n_residual)
+    steps = cfg.flow.eval_steps
+    tr = train_flow(cfg.flow, data, n_eval=cfg.n_eval, n_residual=cfg.n_residual)
     flow = tr.flow.evaluation_copy()
     rng = np.random.default_rng(cfg.seed + 5)
     x = torch.as_tensor(data.sample(cfg.n_w2, rng))
@@ -85,7 +86,7 @@ def _dataset(name: str, data, cfg: Config) -> dict:
     ell = torch.zeros(cfg.n_w2, dtype=torch.float64)
     fwd_pts, w2_fwd, nll = [x[:cfg.n_show].numpy()], [w2_emd(x.numpy(), zq)], []
     for blk in flow.blocks:
-        x, l_k = blk(x, steps=cfg.eval_steps)
+        x, l_k = blk(x, steps=steps)
         ell = ell + l_k
         fwd_pts.append(x[:cfg.n_show].numpy())
         w2_fwd.append(w2_emd(x.numpy(), zq))
@@ -95,31 +96,31 @@ def _dataset(name: str, data, cfg: Config) -> dict:
     z = torch.as_tensor(rng.standard_normal((cfg.n_w2, 2)))
     gen_pts = [z[:cfg.n_show].numpy()]
     for blk in reversed(list(flow.blocks)):
-        z, _ = blk.inverse(z, steps=cfg.eval_steps, logdet=False)
+        z, _ = blk.inverse(z, steps=steps, logdet=False)
         gen_pts.append(z[:cfg.n_show].numpy())
     x_data = data.sample(cfg.n_w2, rng)
     w2_gen = w2_emd(z.numpy(), x_data)
     band_data = w2_null_band(data.sample, cfg.n_w2, cfg.w2_reps, rng)
     xt = torch.as_tensor(data.sample(cfg.n_w2, rng))
-    back, _ = flow.inverse(flow(xt, steps=cfg.eval_steps)[0], steps=cfg.eval_steps)
-    out = {"diagnostics": tr.diagnostics, "gammas": list(flow.gammas),
+    back, _ = flow.inverse(flow(xt, steps=steps)[0], steps=steps)
+    out = {"diagnostics": [d.as_dict() for d in tr.diagnostics], "gammas": list(flow.gammas),
            "fwd_points": fwd_pts, "gen_points": gen_pts[::-1], "w2_fwd": w2_fwd,
            "w2_null_q": band_q, "w2_gen": w2_gen, "w2_null_data": band_data, "nll": nll,
            "inv_err_chain": float(((back - xt) ** 2).sum(1).mean().sqrt()),
            "has_density": bool(data.has_density)}
     if data.has_density:
         xk = torch.as_tensor(data.sample(cfg.n_eval, rng))
-        zk, lk = flow(xk, steps=cfg.eval_steps)
-        out["kl_final"] = kl_k3(data.log_prob(xk).numpy(), (std_normal_log_prob(zk) + lk).numpy())
+        out["kl_final"] = flow_kl(flow, data, xk, steps=steps)
         out["entropy_mc"] = -float(data.log_prob(xk).mean())
     return out
 
 
 def _sweep(cfg: Config, data, main: dict) -> dict:
     kl, kl_se, eps_max, budgets = [], [], [], []
-    for it in (*cfg.budgets, cfg.iters):
-        diag = main["diagnostics"] if it == cfg.iters else train_flow(
-            _flow_cfg(cfg, it), data, n_eval=cfg.n_eval, n_residual=cfg.n_residual).diagnostics
+    for it in (*cfg.budgets, cfg.flow.iters):
+        diag = main["diagnostics"] if it == cfg.flow.iters else [d.as_dict() for d in train_flow(
+            replace(cfg.flow, iters=it), data, n_eval=cfg.n_eval,
+            n_residual=cfg.n_residual).diagnostics]
         budgets.append(it)
         kl.append(diag[-1]["kl"])
         kl_se.append(diag[-1]["kl_se"])
@@ -128,7 +129,7 @@ def _sweep(cfg: Config, data, main: dict) -> dict:
     slope = float(np.polyfit(le, lk, 1)[0]) if len(set(budgets)) > 1 else float("nan")
     # certified W0 = W2(P, q) ≤ √M2(P) + √d (triangle inequality through δ_0)
     w0 = float(np.sqrt(data.second_moment()) + np.sqrt(data.d))
-    gam = _flow_cfg(cfg, cfg.iters).gamma_list()
+    gam = cfg.flow.gamma_list()
     bound = [finite_n_kl_bound(gam, w0, e) for e in eps_max]
     return {"budgets": budgets, "kl": kl, "kl_se": kl_se, "eps_max": eps_max, "slope": slope,
             "kl_over_eps_sq": (np.array(kl) / np.array(eps_max) ** 2).tolist(),
@@ -136,7 +137,11 @@ def _sweep(cfg: Config, data, main: dict) -> dict:
 
 
 def run(config: Config) -> dict:
-    torch.set_num_threads(1)  # 2 shared cores: 2 threads contend badly
+    with torch_threads(1):  # 2 shared cores: 2 threads contend badly
+        return _run(config)
+
+
+def _run(config: Config) -> dict:
     mix = ring_mixture(8, 3.0, 0.5)
     res = {"mixture": _dataset("mixture", mix, config)}
     for t in config.toys:
@@ -147,12 +152,17 @@ def run(config: Config) -> dict:
             "C_last": float(bounds.kl_guarantee_constant(gl, 1.0))}
 
 
+#: Figure names of the datasets.
+PLAIN = {"mixture": "ring of 8 Gaussians", "moons": "two moons", "checkerboard": "checkerboard",
+         "rose": "rose curve"}
+
+
 def plot(results: dict, path) -> None:
     ds = results["datasets"]
     names = list(ds)
     fig, axes = new_figure(len(names) + 1, 4, height=3.0)
-    for row, name in enumerate(names):
-        r = ds[name]
+    for row, key in enumerate(names):
+        r, name = ds[key], PLAIN.get(key, key)
         nb = len(r["diagnostics"])
         stages = sorted({0, nb // 4, nb // 2, nb})
         ax = axes[row, 0]
@@ -174,43 +184,50 @@ def plot(results: dict, path) -> None:
         ax.axhspan(m - 2 * s, m + 2 * s, color="gray", alpha=0.3,
                    label=f"null floor W2(q,q'), n={results['n_w2']} (±2sd)")
         if r["has_density"]:
-            ax.semilogy(n[1:], [d["kl"] for d in r["diagnostics"]], "s-", label="KL(ρ_n‖q) k3 [nats]")
+            ax.semilogy(n[1:], [d["kl"] for d in r["diagnostics"]], "s-",
+                        label="KL(ρ_n‖q) k3 [nats]")
         else:
             ax2 = ax.twinx()
-            ax2.plot(n[1:], r["nll"], "s-", color="C3", label="NLL of n-block model")
-            ax2.set_ylabel("NLL [nats]")
+            ax2.plot(n[1:], r["nll"], "s-", color="C3",
+                     label="negative log-likelihood of the n-block model")
+            ax2.set_ylabel("negative log-likelihood [nats]")
             ax2.legend(loc="upper right", fontsize=6)
         ax.set(xlabel="block n", ylabel="W2 (not squared) / KL",
-               title=f"{name}: W2(gen, data) {r['w2_gen']:.3f}\n(null floor {r['w2_null_data'][0]:.3f})")
+               title=f"{name}:\nW2(generated, data) {r['w2_gen']:.3f}\n"
+                     f"(null floor {r['w2_null_data'][0]:.3f})")
         ax.legend(fontsize=6, loc="lower left")
         ax = axes[row, 3]
         diag = r["diagnostics"]
-        ax.semilogy(n[1:], [d["inv_err"] for d in diag], "o-", label="inversion error RMS per block")
+        ax.semilogy(n[1:], [d["inv_err"] for d in diag], "o-",
+                    label="inversion error RMS per block")
         if r["has_density"]:
-            ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-", label="ε_n exact")
+            ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-", label="residual ε_n (exact)")
         ax.semilogy(n[1:], [d["movement"] for d in diag], "^-", label="movement E|T(x)-x|²")
         ax.set(xlabel="block n", ylabel="value",
-               title=f"{name}: ε_n, movement,\ninversion (chain {r['inv_err_chain']:.1e})")
+               title=f"{name}:\nresidual, movement,\n"
+                     f"inversion (whole flow {r['inv_err_chain']:.1e})")
         ax.legend(fontsize=6)
     sw = results["sweep"]
     ax = axes[-1, 0]
     e2 = np.array(sw["eps_max"]) ** 2
     ax.errorbar(e2, sw["kl"], yerr=2 * np.array(sw["kl_se"]), fmt="o",
-                label=f"trained flows, budgets {sw['budgets']}\nfitted slope in ε: {sw['slope']:.2f}")
+                label=f"trained flows, budgets {sw['budgets']}\n"
+                      f"fitted slope in ε: {sw['slope']:.2f}")
     grid = np.geomspace(e2.min() / 2, e2.max() * 2, 20)
-    ax.loglog(grid, results["C_last"] * grid, "r--", label="C(γ_N,1)·ε² (T4 constant)")
-    ax.loglog(grid, 0.5 * grid, "k:", label="ε²/2 (stationary LSI value)")
+    ax.loglog(grid, results["C_last"] * grid, "r--",
+              label="C(γ_N,1)·ε² (constant of the KL guarantee, C8)")
+    ax.loglog(grid, 0.5 * grid, "k:", label="ε²/2 (log-Sobolev value at stationarity)")
     ax.set(xscale="log", yscale="log", xlabel="max_n ε_n² (exact)", ylabel="KL(P‖q̂) [nats]",
-           title="mixture: KL vs max ε²\nacross training budgets")
+           title="ring of 8 Gaussians: KL vs max ε²\nacross training budgets")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=6, loc="upper left")
     ax = axes[-1, 1]
     b = sw["budgets"]
     ax.errorbar(b, sw["kl"], yerr=2 * np.array(sw["kl_se"]), fmt="o-", label="KL(P‖q̂) (k3 ±2SE)")
-    ax.plot(b, sw["kl_bound_finite_n"], "rv--", label="finite-N bound T1+T2, ε = max ε̂_n")
+    ax.plot(b, sw["kl_bound_finite_n"], "rv--", label="finite-N bound (C8), ε = max ε̂_n")
     ax.plot(b, e2, "s:", label="max_n ε̂_n²")
     ax.set(xscale="log", yscale="log", xlabel="training iterations per block",
-           ylabel="nats / ε²", title="mixture: KL, bound and ε² vs budget")
+           ylabel="nats / ε²", title="ring of 8 Gaussians: KL, bound and ε² vs budget")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=6, loc="center right")
     for ax in axes[-1, 2:]:
@@ -235,7 +252,8 @@ def checks(results: dict) -> list[Check]:
               "of log KL(P‖q̂) vs log max_n ε̂_n (theory: 2)",
               f"ring mixture, {nb} blocks, budgets {sw['budgets']} iterations/block",
               sw["slope"], 2.0, True, "sweep.slope", "info",
-              f"fitted OLS slope {sw['slope']:.2f} over {len(sw['budgets'])} budgets: max ε̂ moves only {max(e):.2f}→{min(e):.2f} while KL moves "
+              f"fitted OLS slope {sw['slope']:.2f} over {len(sw['budgets'])} budgets: max ε̂ "
+              f"moves only {max(e):.2f}→{min(e):.2f} while KL moves "
               f"{max(sw['kl']):.3g}→{min(sw['kl']):.3g}, so the slope is not an ε² law: ε̂ of the "
               "late, near-identity blocks is √(relative Fisher information) of ρ_N, large for a "
               f"rough learned density even when KL is small; max KL/(C(γ_N,1)ε²) = {c_ratio:.3f}")]

@@ -1,7 +1,7 @@
 """Data without density: singular Gaussians, OU smoothing, and the mixed W2/KL guarantee.
 
-Claim C10 (theory.md A-δ, R6; numerics.md §2.5). Data P = N(m, Σ_P) with Σ_P singular: a line in
-R² (rank 1) and a 3-dim subspace of R^10. Everything is exact (Gaussian closed forms):
+Claim C10 (docs/theory.md A-δ, R6; docs/numerics.md §2.5). Data P = N(m, Σ_P) with Σ_P singular:
+a line in R² (rank 1) and a 3-dim subspace of R^10. Everything is exact (Gaussian closed forms):
 
 - R6(a): W2(P, ρ_δ) ≤ √((1 − e^{−δ})² M₂(P) + (1 − e^{−2δ}) d), ρ_δ the OU law at time δ;
 - R6(b): W2(ρ_δ, q) ≤ e^{−δ} W2(P, q);
@@ -70,7 +70,8 @@ def _smoothing(ds: dict, deltas) -> list[dict]:
         w_p = gaussian.w2(m, c, md, cd)
         rows.append({"delta": de, "w2_p_rho": w_p,
                      "bound_a": float(bounds.ou_smoothing_w2(de, m2, d)),
-                     "w2_rho_q": gaussian.w2(md, cd), "bound_b": float(bounds.ou_contraction(de, w_pq))})
+                     "w2_rho_q": gaussian.w2(md, cd),
+                     "bound_b": float(bounds.ou_contraction(de, w_pq))})
     return rows
 
 
@@ -120,7 +121,8 @@ def run(cfg: Config) -> dict:
     for ds in _datasets(rng):
         grid = list(itertools.product(cfg.deltas, cfg.eps_grid))
         mixed = [_mixed(ds, de, e, cfg.gamma) for de, e in progress(grid, f"mixed {ds['name']}")]
-        out.append({"name": ds["name"], "d": len(ds["mean"]), "rank": int(np.linalg.matrix_rank(ds["cov"])),
+        out.append({"name": ds["name"], "d": len(ds["mean"]),
+                    "rank": int(np.linalg.matrix_rank(ds["cov"])),
                     "smoothing": _smoothing(ds, cfg.deltas),
                     "singular_step": _singular_step(ds, cfg.step_gammas), "mixed": mixed})
     allm = [x for o in out for x in o["mixed"]]
@@ -146,7 +148,8 @@ def checks(r: dict) -> list[Check]:
     eps = sorted({x["eps"] for x in ds[0]["mixed"]})
     gm = g + f" × ε ∈ {eps}, γ = {r['gamma']}, N(ε) = ⌈1 + log(W_0/ε)/log(1+γ)⌉"
     return [
-        ratio_check("C10", "W2(P,ρ_δ) ≤ √((1−e^{−δ})²M₂ + (1−e^{−2δ})d)", g, r["worst_smoothing_a"],
+        ratio_check("C10", "W2(P,ρ_δ) ≤ √((1−e^{−δ})²M₂ + (1−e^{−2δ})d)", g,
+                    r["worst_smoothing_a"],
                     "worst_smoothing_a", detail="exact Bures W2 between singular P and ρ_δ"),
         ratio_check("C10", "W2(ρ_δ,q) ≤ e^{−δ} W2(P,q) (OU contraction)", g,
                     r["worst_contraction_b"], "worst_contraction_b"),
@@ -174,11 +177,11 @@ def plot(r: dict, path) -> None:
         ax[0, 0].loglog(de, [x["w2_p_rho"] for x in sm], "o", color=f"C{i}",
                         label=f"{ds['name']}: W2(P,ρ_δ)")
         ax[0, 0].loglog(de, [x["bound_a"] for x in sm], "-", color=f"C{i}", lw=0.9,
-                        label="bound R6(a)")
+                        label="smoothing bound")
         ax[0, 0].loglog(de, np.sqrt(2 * de * ds["d"]), ":", color=f"C{i}", lw=0.8,
                         label="√(2δd)")
     ax[0, 0].set(xlabel="OU smoothing time δ", ylabel="W2(P, ρ_δ)",
-                 title="C10: cost of smoothing singular data")
+                 title="Cost of smoothing singular data (C10)")
     ax[0, 0].legend(fontsize=6)
     ds = r["datasets"][-1]
     eps = sorted({x["eps"] for x in ds["mixed"]}, reverse=True)
@@ -188,14 +191,14 @@ def plot(r: dict, path) -> None:
         ax[0, 1].loglog(de, [x["w2_p_qhat"] for x in rows], "o-", color=f"C{j}",
                         label=f"ε={e:g}: W2(P,q̂)")
         ax[0, 1].loglog(de, [x["bound_a"] for x in rows], "--", color=f"C{j}", lw=0.8,
-                        label="bound (A)" if j == 0 else None)
+                        label="bound" if j == 0 else None)
         ax[0, 2].semilogx(de, [x["kl_ratio"] for x in rows], "o-", color=f"C{j}",
                           label=f"ε={e:g}")
     ax[0, 1].set(xlabel="OU smoothing time δ", ylabel="W2(P, q̂)",
-                 title=f"C10: δ-ε trade-off ({ds['name']})")
+                 title=f"Smoothing-accuracy trade-off (C10), {ds['name']}")
     ax[0, 1].legend(fontsize=6)
     ax[0, 2].axhline(1.0, color="k", lw=1, label="bound KL = C(γ,λ)ε²")
     ax[0, 2].set(xlabel="OU smoothing time δ", ylabel="KL(ρ_δ‖q̂) / (C(γ,λ)ε²)", ylim=(0, 1.1),
-                 title="C10: KL part of the mixed guarantee")
+                 title="KL part of the guarantee (C10)")
     ax[0, 2].legend(fontsize=6)
     save(fig, path)

@@ -1,12 +1,12 @@
 """C10 beyond Gaussians: atomic data, OU smoothing for time δ, then (inexact) JKO to N(0,1) (1-D).
 
 For an atomic P = Σ p_k δ_{a_k} (no density), ρ_δ = OU_δ(P) is the Gaussian mixture
-Σ p_k N(e^{-δ}a_k, 1−e^{-2δ}) (theory.mixtures1d). Measured, for three atomic data sets and a grid
-of δ:
+Σ p_k N(e^{-δ}a_k, 1−e^{-2δ}) (``theory.oned.Atoms1D.ou_smooth``; docs/theory.md R6).
+Measured, for three atomic data sets and a grid of δ:
 
 - W2(P, ρ_δ), exact (truncated Gaussian moments on the atoms' mass intervals), against
-  theory.bounds.ou_smoothing_w2 = √((1−e^{-δ})²M2(P) + (1−e^{-2δ})) (R6(a));
-- W2(ρ_δ, q) (quantile quadrature) against e^{-δ}W2(P, q) (R6(b)), q = N(0, 1);
+  theory.bounds.ou_smoothing_w2 = √((1−e^{-δ})²M2(P) + (1−e^{-2δ})) (docs/theory.md R6(a));
+- W2(ρ_δ, q) (quantile quadrature) against e^{-δ}W2(P, q) (docs/theory.md R6(b)), q = N(0, 1);
 - the KL reached after N = ⌈1 + log(W_0/ε)/log(1+γλ)⌉ JKO steps (inexact by a mean shift with
   measured residual ε; exact steps use the N of the smallest ε) by the 1-D Lagrangian solver,
   against theory.bounds.kl_after_n — the KL half of the mixed KL/W2 guarantee
@@ -32,11 +32,11 @@ from theory.oned import (
     GaussianMixture1D,
     gaussian_grid,
     gaussian_quantile,
-    inexact_step,
     jko_step,
     kl_to_gibbs,
     quartic_potential,
     steady_state,
+    trajectory,
     w2,
     w2_atoms_to_mixture,
     w2_between_quantiles,
@@ -113,12 +113,9 @@ def run(cfg: Config) -> dict:
             kls, ns, eps_meas, kl_bnd = [], [], [], []
             for eps in (0.0, *cfg.eps_values):
                 N = n_ref if eps == 0 else bounds.n_blocks_required(w0, eps, gm, lam)
-                x, emax = y0, 0.0
-                for _ in range(N):
-                    r = (jko_step(x, g, F, gm, tol=cfg.tol) if eps == 0 else
-                         inexact_step(x, g, F, gm, eps=eps, tol=cfg.tol))
-                    x, emax = r.x, max(emax, r.residual)
-                kls.append(F.energy(x, g) - g_star)
+                path = trajectory(y0, g, F, gm, N, eps=eps, tol=cfg.tol)
+                emax = float(np.max(path.residuals, initial=0.0))
+                kls.append(F.energy(path.nodes[-1], g) - g_star)
                 ns.append(N)
                 eps_meas.append(emax)
                 kl_bnd.append(float(bounds.kl_after_n(N, gm, lam, w0 + e_star, emax)))
@@ -126,7 +123,8 @@ def run(cfg: Config) -> dict:
                          "w2_P_rho_bound": float(bounds.ou_smoothing_w2(delta, P.m2, 1)),
                          "w2_rho_q": w_dq, "w2_rho_q_bound": float(bounds.ou_contraction(
                              delta, w_pq)),
-                         "w0_disc": w0, "kl_rho_delta": kl0, "N": ns, "eps": [0.0, *cfg.eps_values],
+                         "w0_disc": w0, "kl_rho_delta": kl0, "N": ns,
+                         "eps": [0.0, *cfg.eps_values],
                          "eps_measured": eps_meas, "kl_N": kls, "kl_bound": kl_bnd})
         out["datasets"][name] = {"m2": P.m2, "w2_P_q": w_pq, "singular_step": singular,
                                  "rows": rows}
@@ -193,29 +191,29 @@ def plot(r: dict, path) -> None:
     axes[0, 0].loglog(deltas, np.sqrt(2 * deltas), "k:", lw=1, label="√(2δ)")
     axes[0, 0].set_xlabel("OU time δ")
     axes[0, 0].set_ylabel("W2(P, ρ_δ)")
-    axes[0, 0].set_title("smoothing cost (solid) vs R6(a) bound (dashed)")
+    axes[0, 0].set_title("cost of OU smoothing (solid) vs its bound (dashed)")
     axes[0, 0].legend(fontsize=6)
     axes[0, 1].set_xlabel("OU time δ")
     axes[0, 1].set_ylabel("W2(ρ_δ, N(0,1))")
-    axes[0, 1].set_title("OU contraction (solid) vs e^{-δ}W2(P, q) (dashed)")
+    axes[0, 1].set_title("OU contraction (solid) vs bound e^{-δ}W2(P, N(0,1)) (dashed)")
     axes[0, 1].legend(fontsize=6)
     ax = axes[1, 0]
     name0 = next(iter(r["datasets"]))
     for j, row in enumerate(r["datasets"][name0]["rows"]):
         e = np.asarray(row["eps_measured"][1:])
         ax.loglog(e, row["kl_N"][1:], "o-", ms=3, color=f"C{j}",
-                  label=f"δ={row['delta']:g} (KL(ρ_δ‖q)={row['kl_rho_delta']:.2f})")
+                  label=f"δ={row['delta']:g} (start: KL(ρ_δ‖N(0,1)) = {row['kl_rho_delta']:.2f})")
         ax.loglog(e, row["kl_bound"][1:], "--", color=f"C{j}", lw=0.8)
     ev = np.asarray(r["eps_values"])
     ax.loglog(ev, 0.5 * ev**2, "k:", lw=1, label="ε²/2 (LSI stationary value)")
     lo, hi = r["kl_eps_slope_range"]
     ax.set_xlabel("per-step residual ε")
-    ax.set_ylabel("KL(ρ_N ‖ q) after N(ε) steps (nats)")
+    ax.set_ylabel("KL(ρ_N ‖ N(0,1)) after N(ε) steps (nats)")
     ax.set_title(f"{name0}: KL vs ε (dashed: bound); slopes {lo:.2f}…{hi:.2f}", fontsize=8)
     ax.legend(fontsize=5.5)
     ax = axes[1, 1]
     ax.set_xlabel("W2(P, ρ_δ) (W2 half of the guarantee)")
-    ax.set_ylabel("KL(ρ_δ ‖ q̂) = KL(ρ_N ‖ q) (KL half)")
+    ax.set_ylabel("KL(ρ_N ‖ N(0,1)) (KL half, nats)")
     ax.set_title("mixed KL/W2 guarantee over δ (smallest ε)")
     ax.legend(fontsize=6)
     save(fig, path)

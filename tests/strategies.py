@@ -1,6 +1,6 @@
-"""Hypothesis strategies for the exact Gaussian theory (numerics.md §5.4, style.md §5.4).
+"""Hypothesis strategies for the exact Gaussian theory (docs/numerics.md §5.4).
 
-Matrices are built from a *seeded* random rotation (QR of a Gaussian matrix, sign-fixed) and a
+Matrices are built from a *seeded* random rotation (:func:`theory.gaussian.random_rotation`) and a
 drawn spectrum, so hypothesis shrinks on (dimension, seed, eigenvalues) rather than on d² floats,
 and every example is reproducible from its printed seed.
 
@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
+
+from theory.gaussian import random_rotation, spd_with_eigs
+from theory.spd import symmetrize
 
 __all__ = [
     "data_covariances",
@@ -57,17 +60,13 @@ def gammas(lo: float = GAMMA_MIN, hi: float = GAMMA_MAX) -> st.SearchStrategy[fl
 
 
 def rotation(d: int, seed: int) -> np.ndarray:
-    """A Haar-random orthogonal (d, d) matrix from a seeded QR (signs fixed by diag(R) > 0)."""
-    g = np.random.default_rng(seed).standard_normal((d, d))
-    q, r = np.linalg.qr(g)
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    """Haar-random orthogonal (d, d) matrix, seeded (:func:`theory.gaussian.random_rotation`)."""
+    return random_rotation(np.random.default_rng(seed), d)
 
 
 def spd_from_eigs(eigs: np.ndarray, seed: int) -> np.ndarray:
     """``U diag(eigs) U^T`` with a seeded random rotation ``U``, exactly symmetric."""
-    u = rotation(eigs.size, seed)
-    m = (u * eigs) @ u.T
-    return 0.5 * (m + m.T)
+    return symmetrize(spd_with_eigs(np.random.default_rng(seed), eigs))
 
 
 @st.composite

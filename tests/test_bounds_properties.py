@@ -1,11 +1,11 @@
 """Property tests of every implemented inequality of theory/bounds.py on exact Gaussian steps.
 
 Each test takes the exact JKO step (theory.gaussian.jko_step, checked against its first-order
-condition and brute force in test_gaussian.py), measures W2 / KL with theory.gaussian (accurate
-far below 1e-8), and checks the bound from theory.bounds with the named slack
-``lhs <= rhs * (1 + rtol) + atol`` (tests/tolerances.py). Random SPD targets with condition up to
-1e4, singular data, γ ∈ [1e-3, 1e3], d ∈ 1..20. Sharpness tests show the bounds are attained,
-so that a wrong (too loose) bound formula would be noticed.
+condition and brute force in tests/gaussian/test_closed_form.py), measures W2 / KL with
+theory.gaussian (accurate far below 1e-8), and checks the bound from theory.bounds with the
+named slack ``lhs <= rhs * (1 + rtol) + atol`` (tests/tolerances.py). Random SPD targets with
+condition up to 1e4, singular data, γ ∈ [1e-3, 1e3], d ∈ 1..20. Sharpness tests show the
+bounds are attained, so that a wrong (too loose) bound formula would be noticed.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from tests.tolerances import (
     INEQ_RTOL,
     KL_INEQ_ATOL,
     KL_INEQ_RTOL,
+    LOCAL_RATE_MEAN_ATOL,
+    LOCAL_RATE_STD_ROUNDOFF_MARGIN,
     SHARP_RTOL,
 )
 from theory import bounds as B
@@ -143,7 +145,7 @@ def test_c15_local_rate_of_mean_along_each_eigenvector(d, c, gamma):
     for i in range(d):
         m1, _ = G.jko_step(u[:, i], cov, gamma=gamma, target_cov=cov)
         np.testing.assert_allclose(m1, float(B.local_rate_mean(gamma, 1.0 / w[i])) * u[:, i],
-                                   atol=SHARP_RTOL * 10)
+                                   atol=LOCAL_RATE_MEAN_ATOL)
 
 
 @given(d=S.dims(1, 10), c=st.data(), gamma=S.gammas(1e-2, 1e2))
@@ -166,7 +168,7 @@ def test_c15_local_rate_of_std_near_equilibrium(d, c, gamma):
     ratio = G.w2(m1, c1, z, cov) / G.w2(z, c0, z, cov)
     gq = gamma / w[i]
     kappa = w[-1] / w[0]
-    rtol = delta / 4 + 1e3 * EPS * kappa * (1 + 2 * gq) / delta
+    rtol = delta / 4 + LOCAL_RATE_STD_ROUNDOFF_MARGIN * EPS * kappa * (1 + 2 * gq) / delta
     assert ratio == pytest.approx(float(B.local_rate_std(gamma, 1.0 / w[i])), rel=rtol)
     if gq > 1e-2:
         assert ratio != pytest.approx(float(B.local_rate_mean(gamma, 1.0 / w[i])), rel=rtol)
@@ -193,6 +195,9 @@ _BAD = [
     (lambda: B.stationary_kl(-1.0, 1.0), "eps"),
     (lambda: B.n_blocks_required(1.0, -1e-3, 1.0, 1.0), "eps"),
     (lambda: B.ou_smoothing_w2(-1.0, 1.0, 2), "delta"),
+    (lambda: B.ou_smoothing_w2(1.0, 1.0, 2.5), "d"),
+    (lambda: B.w2_multi_step_variable([1.0], 1.0, -1.0), "w0"),
+    (lambda: B.n_blocks_required(1.0, 0.1, 1.0, 1.0, c=0.0), "c"),
     (lambda: B.w2_multi_step_variable([1.0, -1.0], 1.0, 1.0), "gammas"),
     (lambda: B.inversion_telescoping([1.0, 1.0], [0.1]), "lips"),
 ]

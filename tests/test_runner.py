@@ -1,13 +1,16 @@
 """The experiment runner: discovery, atomic JSON, checks rendering, CLI errors."""
 
+import importlib
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from experiments import _io, _runner
 from experiments.__main__ import main
-from experiments._api import Check, ratio_check
+from experiments._api import RATIO_SLACK, Check, ratio_check
 from experiments._paper_checks import render
 
 
@@ -18,6 +21,38 @@ def test_discovery_finds_experiments_with_full_shape():
         assert mod.CLAIMS and all(c.startswith("C") for c in mod.CLAIMS), name
         cq, cf = mod.Config.quick(), mod.Config.full()
         assert hasattr(cq, "seed") and hasattr(cf, "seed"), name
+
+
+_GOOD = """
+CLAIMS = ("C1",)
+TITLE = "demo"
+Config = run = plot = checks = None
+"""
+
+
+@pytest.fixture
+def fake_package(tmp_path, monkeypatch):
+    """A throw-away package ``fakeexp`` with one complete and one malformed experiment module."""
+    pkg = tmp_path / "fakeexp"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "good.py").write_text(_GOOD)
+    (pkg / "bad.py").write_text('CLAIMS = ("C1",)\nTITLE = "bad"\nConfig = run = None\n')
+    (pkg / "_helper.py").write_text("")  # private modules are not experiments
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield importlib.import_module("fakeexp")
+    for name in [m for m in sys.modules if m == "fakeexp" or m.startswith("fakeexp.")]:
+        del sys.modules[name]
+
+
+def test_malformed_module_raises_naming_module_and_missing_names(fake_package):
+    with pytest.raises(ValueError, match=r"fakeexp\.bad .*lacks plot, checks;"):
+        _runner.discover(fake_package)
+    with pytest.raises(ValueError, match=r"fakeexp\.bad .*lacks plot, checks;"):
+        _runner.get("bad", fake_package)
+    assert _runner.get("good", fake_package).TITLE == "demo"
+    (Path(fake_package.__path__[0]) / "bad.py").unlink()
+    assert list(_runner.discover(fake_package)) == ["good"]
 
 
 def test_unknown_experiment_is_a_value_error():
@@ -57,8 +92,8 @@ def test_check_rejects_nan_and_bad_claim():
         Check("C1", "x", "g", float("nan"), 1.0, False, "k")
     with pytest.raises(ValueError, match="claim"):
         Check("X1", "x", "g", 1.0, 1.0, True, "k")
-    assert not ratio_check("C2", "x", "g", 1.0 + 1e-6, "k").passed
-    assert ratio_check("C2", "x", "g", 1.0 + 1e-10, "k").passed
+    assert not ratio_check("C2", "x", "g", 1.0 + 2 * RATIO_SLACK, "k").passed
+    assert ratio_check("C2", "x", "g", 1.0 + RATIO_SLACK / 2, "k").passed
 
 
 def test_render_marks_unchecked_claims_and_failures():

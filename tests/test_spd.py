@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import strategies as S
-from tests.tolerances import SPD_FUNC_RTOL, SPD_RECON_RTOL
+from tests.tolerances import (
+    EIG_2X2_RTOL,
+    LOGDET_ATOL_PER_DIM,
+    LOGDET_RTOL,
+    RANK_RTOL,
+    SPD_FUNC_RTOL,
+    SPD_RECON_RTOL,
+)
 from theory.spd import spectrum
 from theory.validate import as_matrix, as_vector, check_positive_scalar
 
@@ -44,14 +51,15 @@ def test_sqrt_and_inverse_sqrt_identities(c):
 def test_logdet_matches_cholesky(c):
     """Oracle: log det C = 2 sum log diag(chol(C))."""
     ref = 2.0 * np.sum(np.log(np.diag(np.linalg.cholesky(c))))
-    assert spectrum(c).logdet() == pytest.approx(ref, rel=1e-12, abs=1e-11 * c.shape[0])
+    assert spectrum(c).logdet() == pytest.approx(ref, rel=LOGDET_RTOL,
+                                             abs=LOGDET_ATOL_PER_DIM * c.shape[0])
 
 
 @given(c=S.singular_psd_matrices())
 def test_singular_matrix_detected(c):
     """Oracle: numpy's SVD rank; a singular matrix has logdet -inf, no inverse, finite sqrt."""
     s = spectrum(c)
-    assert s.is_singular and s.rank == np.linalg.matrix_rank(c, tol=1e-9 * np.abs(c).max())
+    assert s.is_singular and s.rank == np.linalg.matrix_rank(c, tol=RANK_RTOL * np.abs(c).max())
     assert s.logdet() == -np.inf
     assert np.all(np.isfinite(s.sqrt()))
     with pytest.raises(ValueError, match="mycov"):
@@ -114,7 +122,7 @@ def test_float64_out_for_any_input_dtype(dtype):
     assert s.w.dtype == np.float64 and s.u.dtype == np.float64
     assert as_matrix(c, "c").dtype == np.float64
     assert as_vector(np.array([1, 2], dtype=dtype), "m").dtype == np.float64
-    np.testing.assert_allclose(s.w, [1.0, 3.0], rtol=1e-15)
+    np.testing.assert_allclose(s.w, [1.0, 3.0], rtol=EIG_2X2_RTOL)
 
 
 @given(c=S.data_covariances(d_max=8), seed=st.integers(0, 10))

@@ -1,4 +1,4 @@
-r"""Fitting rates and exponents from measured sequences (numerics.md §5).
+r"""Fitting rates and exponents from measured sequences (docs/numerics.md §5).
 
 Claims C8 (slope of log KL vs log ε, slope of N_min vs log(1/ε)) and any experiment that reports
 a fitted exponent. Deterministic (closed-form) sequences get the OLS standard error as the fit

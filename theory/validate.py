@@ -28,8 +28,18 @@ __all__ = [
 SYM_RTOL = 1e-8
 
 
+def _as_float_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    """``np.asarray(x, dtype=float64)``, with a named error for booleans and non-numbers."""
+    if isinstance(x, (bool, np.bool_)) or (isinstance(x, np.ndarray) and x.dtype == np.bool_):
+        raise ValueError(f"{name} must be numeric, got a boolean {x!r}")
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got {x!r}") from None
+
+
 def _scalar(value: float, name: str, what: str) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be {what}, got {value!r}")
     try:
         v = float(value)
@@ -72,7 +82,7 @@ def check_int(value: int, name: str, minimum: int | None = None) -> int:
     Raises:
         ValueError: naming ``name`` if the value is not an integer or is below ``minimum``.
     """
-    bad = isinstance(value, bool) or not isinstance(value, (numbers.Integral, numbers.Real))
+    bad = isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
     if not bad and not isinstance(value, numbers.Integral):
         bad = not (math.isfinite(value) and float(value).is_integer())
     if bad:
@@ -89,10 +99,7 @@ def as_finite_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
     Raises:
         ValueError: naming ``name`` if ``x`` is empty, not numeric, or has NaN/inf entries.
     """
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers, got {x!r}") from None
+    a = _as_float_array(x, name)
     if a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError(f"{name} must be a non-empty finite array")
     return a
@@ -104,7 +111,7 @@ def as_positive_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
     Raises:
         ValueError: naming ``name`` otherwise.
     """
-    a = np.asarray(x, dtype=np.float64)
+    a = _as_float_array(x, name)
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
         raise ValueError(f"{name} must be finite and > 0, got {x!r}")
     return a
@@ -116,7 +123,7 @@ def as_nonneg_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
     Raises:
         ValueError: naming ``name`` otherwise.
     """
-    a = np.asarray(x, dtype=np.float64)
+    a = _as_float_array(x, name)
     if not np.all(np.isfinite(a)) or np.any(a < 0):
         raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
     return a
@@ -128,7 +135,7 @@ def as_vector(x: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float
     Raises:
         ValueError: naming ``name`` for a wrong shape or non-finite entries.
     """
-    v = np.asarray(x, dtype=np.float64)
+    v = _as_float_array(x, name)
     if v.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {v.shape}")
     if d is not None and v.shape[0] != d:
@@ -145,7 +152,7 @@ def as_matrix(c: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float
         ValueError: naming ``name`` if ``c`` is not square, has the wrong size, has non-finite
             entries, or is not symmetric to relative tolerance :data:`SYM_RTOL`.
     """
-    m = np.asarray(c, dtype=np.float64)
+    m = _as_float_array(c, name)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {m.shape}")
     if d is not None and m.shape[0] != d:

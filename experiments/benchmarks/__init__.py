@@ -2,7 +2,8 @@
 
 Each module ``experiments/benchmarks/<name>.py`` defines ``TITLE`` and
 ``run(quick: bool) -> dict`` returning ``{"table": <markdown str>, ...numbers}``. Results go to
-``results/bench_<name>.json`` (``results/quick/`` for ``--profile quick``); the table is printed (and pasted into the README).
+``results/bench_<name>.json`` (``results/quick/`` for ``--profile quick``); the table is printed
+(and pasted into the README).
 Timings are ratios within one run over several repeats: machines are shared and noisy.
 """
 
@@ -17,14 +18,25 @@ from experiments import _io
 __all__ = ["discover", "main"]
 
 
+_REQUIRED = ("TITLE", "run")
+
+
 def discover() -> dict:
-    """Return ``{name: module}`` of the benchmark modules."""
+    """Return ``{name: module}`` of the benchmark modules.
+
+    Raises:
+        ValueError: naming the module and the missing names, for a module without TITLE or run.
+    """
     import experiments.benchmarks as pkg
 
     mods = {}
     for info in pkgutil.iter_modules(pkg.__path__):
         if not info.name.startswith("_"):
-            mods[info.name] = importlib.import_module(f"experiments.benchmarks.{info.name}")
+            mod = importlib.import_module(f"experiments.benchmarks.{info.name}")
+            missing = [attr for attr in _REQUIRED if not hasattr(mod, attr)]
+            if missing:
+                raise ValueError(f"benchmark module {mod.__name__} lacks {', '.join(missing)}")
+            mods[info.name] = mod
     return dict(sorted(mods.items()))
 
 

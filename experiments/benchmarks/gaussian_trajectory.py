@@ -1,6 +1,6 @@
 """Benchmark: an N = 100 step exact JKO trajectory in d = 1000 (target N(0, I)).
 
-Compares ``theory.trajectory.standard_trajectory`` (one eigendecomposition for the whole
+Compares ``theory.gaussian.standard_trajectory`` (one eigendecomposition for the whole
 trajectory, plus W2 and KL at every step) with two per-step implementations of the same step
 Σ' = (Σ^{1/2} + (Σ + 4γ(1+γ)I)^{1/2})² / (4(1+γ)²): (a) ``scipy.linalg.sqrtm`` twice per step
 (the naive route the project forbids for covariances), (b) ``theory.gaussian.jko_step`` (one

@@ -44,8 +44,8 @@ def run(quick: bool) -> dict:
         rows.append({"n": n, "time_s": float(np.median(times)), "newton_iters": r.n_iter,
                      "residual": r.residual, "tol": tol,
                      "w2_error": w2_to_quantile(r.x, g, ref)})
-    lines = ["| n | time per step | Newton iterations | FOC residual ε | W2 error vs closed form |",
-             "|---|---|---|---|---|"]
+    lines = ["| n | time per step | Newton iterations | FOC residual ε "
+             "| W2 error vs closed form |", "|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['n']:,} | {row['time_s'] * 1e3:.1f} ms | {row['newton_iters']} | "
                      f"{row['residual']:.1e} | {row['w2_error']:.2e} |")

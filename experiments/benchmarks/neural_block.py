@@ -10,11 +10,19 @@ each block against cumulative training time. Timings are medians over repeats on
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from theory.flow import Block, FlowConfig, VelocityField, ring_mixture, train_block, train_flow
+from theory.flow import (
+    FlowConfig,
+    make_block,
+    ring_mixture,
+    torch_threads,
+    train_block,
+    train_flow,
+)
 
 TITLE = "Neural JKO block: iterations/s and time-to-KL (2-D mixture, CPU)"
 
@@ -26,21 +34,28 @@ SETTINGS = {
 
 
 def _its_per_s(hidden, time_dependent, batch, iters, repeats, threads) -> float:
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    blk = Block(VelocityField(2, hidden, "softplus", time_dependent), steps=3)
-    x = torch.as_tensor(ring_mixture().sample(max(batch, 4000), np.random.default_rng(0)),
-                        dtype=torch.float32)
-    train_block(blk, x, gamma=0.5, iters=2, batch=batch, lr=1e-3)  # warm-up
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        train_block(blk, x, gamma=0.5, iters=iters, batch=batch, lr=1e-3)
-        rates.append(iters / (time.perf_counter() - t0))
+    cfg = FlowConfig(hidden=hidden, time_dependent=time_dependent, batch=batch, iters=iters,
+                     lr=1e-3, steps=3)
+    with torch_threads(threads):
+        torch.manual_seed(0)
+        blk = make_block(cfg)
+        x = torch.as_tensor(ring_mixture().sample(max(batch, 4000), np.random.default_rng(0)),
+                            dtype=torch.float32)
+        train_block(blk, x, replace(cfg, iters=2), gamma=0.5)  # warm-up
+        rates = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            train_block(blk, x, cfg, gamma=0.5)
+            rates.append(iters / (time.perf_counter() - t0))
     return float(np.median(rates))
 
 
 def run(quick: bool = False) -> dict:
+    with torch_threads(1):
+        return _run(quick)
+
+
+def _run(quick: bool) -> dict:
     iters, repeats = (4, 1) if quick else (20, 3)
     rows = []
     for name, s in SETTINGS.items():
@@ -48,22 +63,24 @@ def run(quick: bool = False) -> dict:
             r = _its_per_s(s["hidden"], s["time_dependent"], s["batch"],
                            max(2, iters // (4 if "JKO" in name else 1)), repeats, threads)
             rows.append({"setting": name, "threads": threads, "its_per_s": r})
-    torch.set_num_threads(1)
     nb, it = (2, 20) if quick else (8, 200)
     cfg = FlowConfig(n_blocks=nb, schedule="geometric", gamma=0.25, ratio=1.4, iters=it,
                      batch=500, n_train=20000)
     tr = train_flow(cfg, ring_mixture(), n_eval=4000, n_residual=500, show_progress=False)
     cum = np.cumsum(tr.train_times).tolist()
-    kl = [d["kl"] for d in tr.diagnostics]
+    kl = [d.kl for d in tr.diagnostics]
     default_rate = rows[0]["its_per_s"]
     jko_rate = rows[-1]["its_per_s"]
     lines = ["| block | torch threads | iterations/s | 8 blocks x 2000 its | 8 blocks x 10k its |",
              "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['threads']} | {r['its_per_s']:.1f} | "
-                     f"{16000 / r['its_per_s'] / 60:.0f} min | {80000 / r['its_per_s'] / 3600:.1f} h |")
-    lines += ["", f"Time-to-KL, default block, {nb} blocks x {it} iterations (ring of 8 Gaussians):",
-              "", "| after block | cumulative training time | KL(ρ_n‖q) k3 [nats] |", "|---|---|---|"]
+                     f"{16000 / r['its_per_s'] / 60:.0f} min | "
+                     f"{80000 / r['its_per_s'] / 3600:.1f} h |")
+    lines += ["",
+              f"Time-to-KL, default block, {nb} blocks x {it} iterations (ring of 8 Gaussians):",
+              "", "| after block | cumulative training time | KL(ρ_n‖q) k3 [nats] |",
+              "|---|---|---|"]
     for k, (t, v) in enumerate(zip(cum, kl, strict=True)):
         lines.append(f"| {k + 1} | {t:.0f} s | {v:.4f} |")
     return {"rows": rows, "time_to_kl": {"cum_time_s": cum, "kl": kl, "iters_per_block": it},

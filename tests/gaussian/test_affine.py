@@ -1,4 +1,5 @@
-"""Tests of theory/affine.py: composition, inverse, Gaussian push-forward, L² distance.
+"""Tests of theory.gaussian affine maps: composition, inverse, Gaussian push-forward, L² distance,
+and the reverse pass of approximate inverses (compose_inverse, lip_prefixes).
 
 Oracles: pointwise evaluation on random points, sample statistics (fixed seeds, 5-sigma bands),
 Monte Carlo L² norms, numpy SVD / det.
@@ -12,8 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import strategies as S
-from tests.tolerances import MC_SIGMAS
-from theory.gaussian import AffineMap
+from tests.tolerances import (
+    AFFINE_LIP_RTOL,
+    AFFINE_RTOL,
+    MC_SIGMAS,
+    ROUTE_RTOL,
+)
+from theory.gaussian import AffineMap, compose_inverse, lip_prefixes
 
 
 @st.composite
@@ -27,11 +33,12 @@ def affine_maps(draw, d: int):
 def test_inverse_and_composition_are_identity(d, data):
     f = data.draw(affine_maps(d))
     x = np.random.default_rng(data.draw(S.seeds)).standard_normal((5, d))
-    tol = 1e-10 * (1 + np.abs(x).max() + np.abs(f.offset).max()) * np.linalg.cond(f.matrix)
+    tol = AFFINE_RTOL * (1 + np.abs(x).max() + np.abs(f.offset).max()) * np.linalg.cond(f.matrix)
     np.testing.assert_allclose(f.inverse()(f(x)), x, atol=tol)
     np.testing.assert_allclose(f(f.inverse()(x)), x, atol=tol * f.lipschitz())
     ident = f.then(f.inverse())
-    np.testing.assert_allclose(ident.matrix, np.eye(d), atol=1e-10 * np.linalg.cond(f.matrix))
+    np.testing.assert_allclose(ident.matrix, np.eye(d),
+                               atol=AFFINE_RTOL * np.linalg.cond(f.matrix))
 
 
 @given(d=S.dims(1, 6), data=st.data())
@@ -39,7 +46,7 @@ def test_then_applies_self_first(d, data):
     f, g = data.draw(affine_maps(d)), data.draw(affine_maps(d))
     x = np.random.default_rng(0).standard_normal((4, d))
     y = g(f(x))
-    np.testing.assert_allclose(f.then(g)(x), y, atol=1e-10 * (1 + np.abs(y).max()))
+    np.testing.assert_allclose(f.then(g)(x), y, atol=AFFINE_RTOL * (1 + np.abs(y).max()))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -77,9 +84,9 @@ def test_l2_distance_matches_monte_carlo(seed):
 def test_lipschitz_and_log_det(d, data):
     f = data.draw(affine_maps(d))
     assert f.lipschitz() == pytest.approx(np.linalg.svd(f.matrix, compute_uv=False)[0],
-                                          rel=1e-12)
-    assert f.log_abs_det() == pytest.approx(np.log(abs(np.linalg.det(f.matrix))), rel=1e-9,
-                                            abs=1e-9)
+                                          rel=AFFINE_LIP_RTOL)
+    assert f.log_abs_det() == pytest.approx(np.log(abs(np.linalg.det(f.matrix))), rel=ROUTE_RTOL,
+                                            abs=ROUTE_RTOL)
 
 
 def test_from_centered_and_identity():
@@ -112,3 +119,26 @@ def test_float64_preserved():
     f = AffineMap(np.eye(2, dtype=np.float32), np.zeros(2, dtype=np.int64))
     assert f.matrix.dtype == np.float64 and f.offset.dtype == np.float64
     assert f(np.array([1, 2])).dtype == np.float64
+
+
+def test_compose_inverse_and_lip_prefixes_match_matrix_products():
+    """Oracle: S = S_1∘…∘S_N has matrix A_1⋯A_N and S(0) = S_1(…S_N(0)); the prefix Lipschitz
+    constants are spectral norms of A_1⋯A_{n−1}."""
+    rng = np.random.default_rng(4)
+    maps = [AffineMap(np.eye(3) + 0.3 * rng.standard_normal((3, 3)), rng.standard_normal(3))
+            for _ in range(4)]
+    s = compose_inverse(maps)
+    prod = np.linalg.multi_dot([f.matrix for f in maps])
+    x0 = np.zeros(3)
+    for f in reversed(maps):
+        x0 = f.matrix @ x0 + f.offset
+    np.testing.assert_allclose(s.matrix, prod, atol=AFFINE_RTOL * np.abs(prod).max())
+    np.testing.assert_allclose(s.offset, x0, atol=AFFINE_RTOL * (1 + np.abs(x0).max()))
+    want = [1.0] + [np.linalg.norm(np.linalg.multi_dot([np.eye(3)] + [f.matrix for f in
+                                                                      maps[:k]]), 2)
+                    for k in range(1, 4)]
+    np.testing.assert_allclose(lip_prefixes(maps), want, rtol=AFFINE_LIP_RTOL)
+    with pytest.raises(ValueError, match="s_list"):
+        compose_inverse([])
+    with pytest.raises(ValueError, match="s_list"):
+        lip_prefixes([])

@@ -1,7 +1,7 @@
-"""Tests of theory.inexact: prescribed-residual Gaussian JKO steps (claims C3-C6, C19).
+"""Tests of theory.gaussian inexact steps with a prescribed residual (claims C3-C6, C19).
 
 Oracles: the residual is checked with theory.gaussian.foc_residual (evaluated on ρ_{n+1}, OT map
-B from ρ_{n+1} to ρ_n) and, independently, with the map-form formula of numerics.md §2.1
+B from ρ_{n+1} to ρ_n) and, independently, with the map-form formula of docs/numerics.md §2.1
 (evaluated on ρ_n: c = (m'-m)/γ + Q(m'-b), R = (A-I)/γ + QA - A^{-1}Σ^{-1}); the bounds with
 theory.bounds on W2/KL from theory.gaussian.
 """
@@ -13,24 +13,28 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.tolerances import (
+    FEW_EPS,
+    INEQ_ATOL,
+    INEQ_RTOL,
+    INEXACT_EPS_RTOL,
+    INEXACT_SHARP_ATOL,
+    ROUTE_RTOL,
+)
 from theory import bounds, gaussian
-from theory.gaussian import INEXACT_KINDS, inexact_step, inexact_trajectory, residual_floor
-
-#: Relative accuracy promised for the achieved residual (module docstring).
-RTOL_EPS = 1e-10
-#: Float slack of the ratio checks (numerics.md §5.4): lhs ≤ rhs·(1 + 1e-9) + 1e-12.
-RTOL_BOUND, ATOL_BOUND = 1e-9, 1e-12
-
-
-def _rot(rng: np.random.Generator, d: int) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
+from theory.gaussian import (
+    INEXACT_KINDS,
+    inexact_step,
+    inexact_trajectory,
+    random_rotation,
+    residual_floor,
+)
 
 
 def _case(seed: int, d: int, cond_target: float, cond_data: float, singular: bool = False):
     """Random (m, Σ, b, C) with the given condition numbers (eigenvalues log-spaced)."""
     rng = np.random.default_rng(seed)
-    r1, r2 = _rot(rng, d), _rot(rng, d)
+    r1, r2 = random_rotation(rng, d), random_rotation(rng, d)
     wc = np.logspace(-0.5, 0.5, d) ** np.log10(cond_target) if d > 1 else np.array([2.0])
     ws = np.logspace(-0.5, 0.5, d) ** np.log10(cond_data) if d > 1 else np.array([0.7])
     if singular:
@@ -39,7 +43,7 @@ def _case(seed: int, d: int, cond_target: float, cond_data: float, singular: boo
 
 
 def _map_form_residual(m, sig, m1, s1, gamma, b, c):
-    """numerics.md §2.1: ε² = |c|² + tr(RΣRᵀ), evaluated on ρ_n (independent of foc_residual)."""
+    """docs/numerics.md §2.1: ε² = |c|² + tr(RΣRᵀ) on ρ_n (independent of foc_residual)."""
     q = np.linalg.inv(c)
     a = gaussian.ot_map(sig, s1)
     cv = (m1 - m) / gamma + q @ (m1 - b)
@@ -60,10 +64,10 @@ def test_residual_equals_eps_well_conditioned(kind, d, eps):
     m1, s1 = inexact_step(m, sig, gamma=0.7, eps=eps, kind=kind, rng=3, target_mean=b,
                           target_cov=c)
     r = gaussian.foc_residual(m, sig, m1, s1, gamma=0.7, target_mean=b, target_cov=c)
-    assert abs(r - eps) <= RTOL_EPS * eps
+    assert abs(r - eps) <= INEXACT_EPS_RTOL * eps
     # Independent oracle (different formula, evaluated on ρ_n); agreement limited by its own
-    # round-off (explicit inverses of cond ≤ 1e2 matrices): 1e-9 relative.
-    assert _map_form_residual(m, sig, m1, s1, 0.7, b, c) == pytest.approx(eps, rel=1e-9)
+    # round-off (explicit inverses of cond ≤ 1e2 matrices).
+    assert _map_form_residual(m, sig, m1, s1, 0.7, b, c) == pytest.approx(eps, rel=ROUTE_RTOL)
 
 
 @settings(max_examples=40)
@@ -78,7 +82,7 @@ def test_residual_equals_eps_property(kind, d, cond_t, cond_d, singular, gamma, 
     m1, s1 = inexact_step(m, sig, eps=eps, kind=kind, rng=seed, **kw)
     r = gaussian.foc_residual(m, sig, m1, s1, **kw)
     # 1e-10 relative above the round-off floor; at the floor the error is a few floors.
-    assert abs(r - eps) <= RTOL_EPS * eps + 4.0 * residual_floor(m, sig, **kw)
+    assert abs(r - eps) <= INEXACT_EPS_RTOL * eps + 4.0 * residual_floor(m, sig, **kw)
     assert np.all(np.linalg.eigvalsh(s1) > 0)
 
 
@@ -91,7 +95,7 @@ def test_mixed_parts_add_in_quadrature():
     mean_part = gaussian.foc_residual(m, sig, m1, gaussian.jko_step(m, sig, **kw)[1], **kw)
     cov_part = gaussian.foc_residual(m, sig, m_star, s1, **kw)
     assert mean_part > 0 and cov_part > 0
-    assert np.hypot(mean_part, cov_part) == pytest.approx(0.05, rel=1e-10)
+    assert np.hypot(mean_part, cov_part) == pytest.approx(0.05, rel=INEXACT_EPS_RTOL)
 
 
 @pytest.mark.parametrize("kind", INEXACT_KINDS)
@@ -126,7 +130,7 @@ def test_singular_data_mean_kind():
     for sig in (np.zeros((2, 2)), np.array([[1.0, 1.0], [1.0, 1.0]])):
         m1, s1 = inexact_step([1.0, 2.0], sig, gamma=0.5, eps=0.02)
         r = gaussian.foc_residual([1.0, 2.0], sig, m1, s1, gamma=0.5)
-        assert r == pytest.approx(0.02, rel=RTOL_EPS)
+        assert r == pytest.approx(0.02, rel=INEXACT_EPS_RTOL)
 
 
 def test_default_direction_is_slowest_and_away():
@@ -137,7 +141,8 @@ def test_default_direction_is_slowest_and_away():
     gamma, eps = 0.5, 0.1
     m1, _ = inexact_step(m, np.eye(2), gamma=gamma, eps=eps, target_mean=b, target_cov=c)
     m_star, _ = gaussian.jko_step(m, np.eye(2), gamma=gamma, target_mean=b, target_cov=c)
-    np.testing.assert_allclose(m1 - m_star, [0.0, -eps / (1 / gamma + 0.25)], atol=1e-15)
+    np.testing.assert_allclose(m1 - m_star, [0.0, -eps / (1 / gamma + 0.25)],
+                               atol=FEW_EPS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,7 +164,7 @@ def test_trajectory_reproducible(kind):
     floors = [residual_floor(t1.means[k], t1.covs[k], gamma=kw["gamma"][k], target_mean=b,
                              target_cov=c) for k in range(4)]
     err = np.abs(t1.eps_achieved - kw["eps"])
-    assert np.all(err <= RTOL_EPS * np.asarray(kw["eps"]) + 4.0 * np.asarray(floors))
+    assert np.all(err <= INEXACT_EPS_RTOL * np.asarray(kw["eps"]) + 4.0 * np.asarray(floors))
     assert t1.means.shape == (5, 3) and t1.covs.shape == (5, 3, 3) and t1.n_steps == 4
 
 
@@ -178,7 +183,7 @@ def test_mean_shift_attains_c3_with_equality(gamma, target):
                             target_mean=b, target_cov=c)
     w = np.array([gaussian.w2(tr.means[k], tr.covs[k], b, c) for k in range(11)])
     ratio = w[1:] / bounds.w2_one_step(w[:-1], gamma, lam, tr.eps_achieved)
-    np.testing.assert_allclose(ratio, 1.0, atol=1e-9)
+    np.testing.assert_allclose(ratio, 1.0, atol=INEXACT_SHARP_ATOL)
 
 
 @settings(max_examples=25)
@@ -205,14 +210,17 @@ def test_bounds_c3_c4_c5_c19_property(kind, d, cond_t, cond_d, singular, gamma, 
         "C19": (kl, bounds.a_posteriori_kl(e, step, gamma, lam)),
     }
     for name, (lhs, rhs) in checks.items():
-        assert np.all(lhs <= rhs * (1 + RTOL_BOUND) + ATOL_BOUND), name
+        assert np.all(lhs <= rhs * (1 + INEQ_RTOL) + INEQ_ATOL), name
 
 
 def test_stationary_kl_mean_shift_is_lsi_tight():
-    """C19: from q, the worst-case mean shift tends to KL_∞ = ε²/(2λ) (numerics §2.3(c))."""
+    """C19: from q, the worst-case mean shift tends to KL_∞ = ε²/(2λ).
+
+    docs/numerics.md §2.3(c).
+    """
     c = np.diag([0.5, 2.0])
     lam, gamma, eps = 0.5, 2.0, 1e-2
     n = int(np.ceil(np.log(1e12) / np.log1p(gamma * lam)))
     tr = inexact_trajectory(np.zeros(2), c, gamma=gamma, eps=eps, n_steps=n, target_cov=c)
     kl = gaussian.kl(tr.means[-1], tr.covs[-1], None, c)
-    assert kl / float(bounds.stationary_kl(eps, lam)) == pytest.approx(1.0, abs=1e-9)
+    assert kl / float(bounds.stationary_kl(eps, lam)) == pytest.approx(1.0, abs=INEXACT_SHARP_ATOL)

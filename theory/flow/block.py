@@ -1,6 +1,6 @@
 r"""One JKO flow block: an MLP velocity field integrated over unit time by fixed-step RK4.
 
-theory.md §1 and §6 (JKO-iFlow), numerics.md §6.1-§6.4. The block map is
+docs/theory.md §1 and §6 (JKO-iFlow), docs/numerics.md §6.1-§6.4. The block map is
 :math:`T(x) = x(1)` with :math:`\dot x = f_\theta(x, t)`, :math:`x(0) = x`, on the normalised time
 [0, 1] (as JKO-iFlow: the step size γ enters only the loss weight; a horizon γ would only rescale
 f). ``forward`` returns :math:`(T(x), \log\det\nabla T(x))`, ``inverse`` integrates backward and
@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from theory.flow.ode import DIVERGENCES, METHODS, integrate
+from theory.validate import check_int
 
 __all__ = ["ACTIVATIONS", "Block", "VelocityField"]
 
@@ -32,9 +33,9 @@ class VelocityField(nn.Module):
 
     def __init__(self, d: int, hidden: tuple[int, ...] = (64, 64), activation: str = "softplus",
                  time_dependent: bool = True, zero_init: bool = True) -> None:
+        """Build the MLP (see the class docstring for the arguments)."""
         super().__init__()
-        if not isinstance(d, int) or d < 1:
-            raise ValueError(f"d must be an integer >= 1, got {d!r}")
+        d = check_int(d, "d", minimum=1)
         if len(hidden) == 0 or any((not isinstance(h, int)) or h < 1 for h in hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {hidden!r}")
         if activation not in ACTIVATIONS:
@@ -62,7 +63,9 @@ class VelocityField(nn.Module):
 
 
 class Block(nn.Module):
-    r"""An invertible ODE block :math:`T = \Phi_{0\to1}` of a field ``f`` (any ``(x, t) -> (n, d)`` module).
+    r"""An invertible ODE block :math:`T = \Phi_{0\to1}` of a velocity field.
+
+    The field is any module ``(x (n, d), t (n, 1)) -> (n, d)``.
 
     Args:
         field: the velocity module; build one with :class:`VelocityField` or pass your own.
@@ -71,9 +74,9 @@ class Block(nn.Module):
     """
 
     def __init__(self, field: nn.Module, steps: int = 3, div: str = "exact") -> None:
+        """Wrap ``field`` (see the class docstring for the arguments)."""
         super().__init__()
-        if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        steps = check_int(steps, "steps", minimum=1)
         if div not in DIVERGENCES:
             raise ValueError(f"div must be one of {DIVERGENCES}, got {div!r}")
         self.field = field
@@ -101,7 +104,9 @@ class Block(nn.Module):
     def inverse(self, y: torch.Tensor, *, logdet: bool = True, steps: int | None = None,
                 method: str = "rk4", create_graph: bool = False,
                 div: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        r"""Return :math:`S(y)\approx T^{-1}(y)` (backward integration) and :math:`\log\det\nabla S(y)`.
+        r"""Return :math:`S(y)\approx T^{-1}(y)` (backward integration) and its log-det.
+
+        The log-det is :math:`\log\det\nabla S(y)`.
 
         With ``method="euler"`` or few ``steps`` this is a deliberately inexact inverse (C11).
         """

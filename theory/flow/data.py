@@ -2,14 +2,14 @@ r"""Data laws for the neural JKO flow: samplers, with an exact log-density where
 
 Every law has ``sample(n, rng) -> (n, d) float64 ndarray`` and ``has_density``; laws with a density
 also have ``log_prob(x: torch.Tensor) -> (n,) tensor`` (differentiable, so the exact score
-:math:`\nabla\log p` comes from autograd, numerics.md §6.5). Claims C8-C13.
+:math:`\nabla\log p` comes from autograd, docs/numerics.md §6.5). Claims C8-C13.
 
 - :class:`Gaussian`, :class:`GaussianMixture` (exact density);
 - :func:`ring_mixture` (a 2-D mixture toy with exact density);
 - :class:`Toy2D` (two moons, checkerboard, rose curve: drawn procedurally, no density -> NLL);
 - :class:`Circle`, :class:`Segment` (data without density) and :func:`ou_smooth` of a finite
-  atom set, whose smoothed law :math:`\mathrm{Law}(e^{-\delta}X+\sqrt{1-e^{-2\delta}}Z)` is an exact
-  Gaussian mixture (numerics.md §2.5, theory.md R6).
+  atom set, whose smoothed law :math:`\mathrm{Law}(e^{-\delta}X+\sqrt{1-e^{-2\delta}}Z)` is an
+  exact Gaussian mixture (docs/numerics.md §2.5, docs/theory.md R6).
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 from theory.spd import spectrum
-from theory.validate import as_matrix, as_vector, check_positive_scalar
+from theory.validate import (
+    as_finite_array,
+    as_matrix,
+    as_nonneg_array,
+    as_positive_array,
+    as_vector,
+    check_int,
+    check_nonneg_scalar,
+    check_positive_scalar,
+)
 
 __all__ = [
     "TOYS",
@@ -37,12 +46,6 @@ __all__ = [
 ]
 
 TOYS = ("moons", "checkerboard", "rose")
-
-
-def _check_n(n: int) -> int:
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    return int(n)
 
 
 def std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -60,6 +63,7 @@ class Gaussian:
     has_density: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
+        """Validate and convert the fields (``ValueError`` naming a bad one)."""
         c = as_matrix(self.cov, "cov")
         m = as_vector(self.mean, "mean", c.shape[0])
         spectrum(c, "cov").require_definite("cov")
@@ -73,7 +77,7 @@ class Gaussian:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, d) samples."""
-        n = _check_n(n)
+        n = check_int(n, "n", minimum=1)
         chol = np.linalg.cholesky(self.cov)
         return self.mean + rng.standard_normal((n, self.d)) @ chol.T
 
@@ -89,7 +93,7 @@ class Gaussian:
 
 @dataclass(frozen=True)
 class GaussianMixture:
-    r"""Mixture :math:`\sum_k w_k\mathcal N(\mu_k, s_k^2 I)` (isotropic components; exact density)."""
+    r"""Mixture :math:`\sum_k w_k\mathcal N(\mu_k, s_k^2 I)` (isotropic parts; exact density)."""
 
     means: NDArray[np.float64]
     stds: NDArray[np.float64]
@@ -97,15 +101,14 @@ class GaussianMixture:
     has_density: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
-        mu = np.asarray(self.means, dtype=np.float64)
-        if mu.ndim != 2 or not np.all(np.isfinite(mu)):
+        """Validate and convert the fields (``ValueError`` naming a bad one)."""
+        mu = as_finite_array(self.means, "means")
+        if mu.ndim != 2:
             raise ValueError(f"means must be a finite (K, d) array, got shape {mu.shape}")
         k = mu.shape[0]
-        s = np.broadcast_to(np.asarray(self.stds, dtype=np.float64), (k,)).copy()
-        if not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError("stds must be finite and > 0")
-        w = np.broadcast_to(np.asarray(self.weights, dtype=np.float64), (k,)).copy()
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        s = np.broadcast_to(as_positive_array(self.stds, "stds"), (k,)).copy()
+        w = np.broadcast_to(as_nonneg_array(self.weights, "weights"), (k,)).copy()
+        if w.sum() <= 0:
             raise ValueError("weights must be finite, >= 0, with a positive sum")
         object.__setattr__(self, "means", mu)
         object.__setattr__(self, "stds", s)
@@ -122,7 +125,7 @@ class GaussianMixture:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, d) samples."""
-        n = _check_n(n)
+        n = check_int(n, "n", minimum=1)
         idx = rng.choice(len(self.weights), size=n, p=self.weights)
         return self.means[idx] + self.stds[idx, None] * rng.standard_normal((n, self.d))
 
@@ -143,8 +146,7 @@ class GaussianMixture:
 
 def ring_mixture(k: int = 8, radius: float = 3.0, std: float = 0.5) -> GaussianMixture:
     """2-D mixture of ``k`` equal Gaussians (std ``std``) centred on a circle of ``radius``."""
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    k = check_int(k, "k", minimum=1)
     radius = check_positive_scalar(radius, "radius")
     a = 2.0 * np.pi * np.arange(k) / k
     return GaussianMixture(radius * np.stack([np.cos(a), np.sin(a)], 1), std, np.ones(k))
@@ -159,16 +161,16 @@ class Toy2D:
     has_density: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
+        """Validate and convert the fields (``ValueError`` naming a bad one)."""
         if self.name not in TOYS:
             raise ValueError(f"name must be one of {TOYS}, got {self.name!r}")
-        if not (np.isfinite(self.noise) and self.noise >= 0):
-            raise ValueError(f"noise must be finite and >= 0, got {self.noise!r}")
+        check_nonneg_scalar(self.noise, "noise")
 
     d = 2
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, 2) samples, scaled to roughly unit-to-3 spread around the origin."""
-        n = _check_n(n)
+        n = check_int(n, "n", minimum=1)
         if self.name == "moons":
             t = np.pi * rng.random(n)
             up = rng.random(n) < 0.5
@@ -189,7 +191,7 @@ class Toy2D:
 
 @dataclass(frozen=True)
 class Circle:
-    """Uniform law on the circle of ``radius`` in R^2 (no density: the paper's R6 case)."""
+    """Uniform law on the circle of ``radius`` in R^2 (no density: docs/theory.md R6)."""
 
     radius: float = 2.0
     has_density: bool = field(default=False, init=False)
@@ -197,12 +199,12 @@ class Circle:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, 2) samples."""
-        a = 2.0 * np.pi * rng.random(_check_n(n))
+        a = 2.0 * np.pi * rng.random(check_int(n, "n", minimum=1))
         return self.radius * np.stack([np.cos(a), np.sin(a)], 1)
 
     def atoms(self, m: int) -> NDArray[np.float64]:
         """``m`` equally spaced points (a finite atom set approximating the circle)."""
-        a = 2.0 * np.pi * (np.arange(_check_n(m)) + 0.5) / m
+        a = 2.0 * np.pi * (np.arange(check_int(m, "m", minimum=1)) + 0.5) / m
         return self.radius * np.stack([np.cos(a), np.sin(a)], 1)
 
 
@@ -215,6 +217,7 @@ class Segment:
     has_density: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
+        """Validate and convert the fields (``ValueError`` naming a bad one)."""
         a = as_vector(self.a, "a")
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "b", as_vector(self.b, "b", a.shape[0]))
@@ -226,26 +229,27 @@ class Segment:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, d) samples."""
-        u = rng.random((_check_n(n), 1))
+        u = rng.random((check_int(n, "n", minimum=1), 1))
         return self.a + u * (self.b - self.a)
 
     def atoms(self, m: int) -> NDArray[np.float64]:
         """``m`` equally spaced points of the segment."""
-        u = (np.arange(_check_n(m)) + 0.5)[:, None] / m
+        u = (np.arange(check_int(m, "m", minimum=1)) + 0.5)[:, None] / m
         return self.a + u * (self.b - self.a)
 
 
 def ou_smooth(atoms: ArrayLike, delta: float, weights: ArrayLike | None = None) -> GaussianMixture:
-    r"""Law of :math:`e^{-\delta}X + \sqrt{1-e^{-2\delta}}Z` for X uniform on (or weighted over) ``atoms``.
+    r"""Law of :math:`e^{-\delta}X + \sqrt{1-e^{-2\delta}}Z` for X uniform on on the atoms.
 
-    Claim C10 (theory.md R6, numerics.md §2.5): OU smoothing for time δ of a finite atom set is
-    the exact mixture :math:`\sum_i w_i\,\mathcal N(e^{-\delta}x_i, (1-e^{-2\delta})I)`.
+    Claim C10 (docs/theory.md R6, docs/numerics.md §2.5): OU smoothing for time δ of a finite
+    atom set is the exact mixture
+    :math:`\sum_i w_i\,\mathcal N(e^{-\delta}x_i, (1-e^{-2\delta})I)` (weights uniform by default).
 
     Raises:
         ValueError: if ``delta <= 0`` or ``atoms`` is not a finite (m, d) array.
     """
-    x = np.asarray(atoms, dtype=np.float64)
-    if x.ndim != 2 or not np.all(np.isfinite(x)):
+    x = as_finite_array(atoms, "atoms")
+    if x.ndim != 2:
         raise ValueError(f"atoms must be a finite (m, d) array, got shape {x.shape}")
     delta = check_positive_scalar(delta, "delta")
     w = np.ones(x.shape[0]) if weights is None else weights

@@ -1,13 +1,15 @@
-r"""Metrics for the neural flow: low-variance KL estimators, sample W2 with its null floor, moments.
+r"""Metrics for the neural flow: low-variance KL estimators, sample W2 with its null floor.
 
-numerics.md §4.2-§4.3. All inputs are converted to float64 numpy arrays. Claims C8, C9, C11.
+docs/numerics.md §4.2-§4.3. All inputs are converted to float64 numpy arrays. Claims C8-C11.
 
 - :func:`kl_k3`: :math:`\mathrm{KL}(p\|q)\approx\overline{e^{-h}-1+h}`, :math:`h=\log p-\log q` on
   samples of p (each term ≥ 0; unbiased; relative sd :math:`O(n^{-1/2})` uniformly in KL).
 - :func:`kl_from_q_samples`: the same KL(p‖q) from samples of **q**:
   :math:`\overline{r\log r - r + 1}`, :math:`r = p/q` (used for the generated law q̂: C9's second,
   independent estimate through the backward density).
-- :func:`w2_emd` (W2, not squared, by ``ot.emd2``) and :func:`w2_null_band`.
+- :func:`flow_kl`: KL(P‖q̂) of a flow's generated law from data samples (k3 estimator, C9).
+- :func:`w2_emd` (W2, not squared, by ``ot.emd2``), :func:`w2_null_band` and the debiased
+  :func:`w2_sq_debiased`.
 """
 
 from __future__ import annotations
@@ -16,49 +18,85 @@ from collections.abc import Callable
 
 import numpy as np
 import ot
+import torch
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["gaussian_fit", "kl_from_q_samples", "kl_k3", "w2_emd", "w2_null_band"]
+from theory.flow.data import std_normal_log_prob
+from theory.validate import as_finite_array, check_int
+
+__all__ = [
+    "flow_kl",
+    "gaussian_fit",
+    "kl_from_q_samples",
+    "kl_k3",
+    "w2_emd",
+    "w2_null_band",
+    "w2_sq_debiased",
+]
+
+Sampler = Callable[[int, np.random.Generator], NDArray[np.float64]]
 
 
-def _vec(a: ArrayLike, name: str) -> NDArray[np.float64]:
-    v = np.asarray(a, dtype=np.float64).ravel()
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} must be a non-empty finite array")
-    return v
+def _log_densities(log_p: ArrayLike, log_q: ArrayLike) -> tuple[NDArray[np.float64], ...]:
+    lp = as_finite_array(log_p, "log_p").ravel()
+    lq = as_finite_array(log_q, "log_q").ravel()
+    if lp.shape != lq.shape:
+        raise ValueError(f"log_p and log_q must have the same length, got {lp.size}, {lq.size}")
+    return lp, lq
 
 
 def kl_k3(log_p: ArrayLike, log_q: ArrayLike) -> tuple[float, float]:
     r"""KL(p‖q) in nats from log-densities at samples of p, and its standard error.
 
-    .. math:: \widehat{\mathrm{KL}} = \frac1n\sum_i\big(e^{-h_i} - 1 + h_i\big),\quad h_i = \log p(x_i) - \log q(x_i).
+    .. math::
+        \widehat{\mathrm{KL}} = \frac1n\sum_i\big(e^{-h_i} - 1 + h_i\big),\quad
+        h_i = \log p(x_i) - \log q(x_i).
 
     Requires normalised densities and supp q ⊆ supp p. Returns ``(estimate, standard error)``.
     """
-    lp, lq = _vec(log_p, "log_p"), _vec(log_q, "log_q")
-    if lp.shape != lq.shape:
-        raise ValueError(f"log_p and log_q must have the same length, got {lp.size}, {lq.size}")
+    lp, lq = _log_densities(log_p, log_q)
     h = lp - lq
     terms = np.expm1(-h) + h
     return float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(terms.size))
 
 
 def kl_from_q_samples(log_p: ArrayLike, log_q: ArrayLike) -> tuple[float, float]:
-    r"""KL(p‖q) in nats from log-densities at samples of **q**: mean of :math:`r\log r - r + 1`, r = p/q.
+    r"""KL(p‖q) in nats from log-densities at samples of **q**: mean of :math:`r\log r - r + 1`.
+
+    Here r = p/q.
 
     Unbiased since :math:`E_q[r] = 1`; each term ≥ 0. Returns ``(estimate, standard error)``.
     """
-    lp, lq = _vec(log_p, "log_p"), _vec(log_q, "log_q")
-    if lp.shape != lq.shape:
-        raise ValueError(f"log_p and log_q must have the same length, got {lp.size}, {lq.size}")
+    lp, lq = _log_densities(log_p, log_q)
     lr = lp - lq
     r = np.exp(lr)
     terms = r * lr - np.expm1(lr)
     return float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(terms.size))
 
 
+def flow_kl(flow: Callable[..., tuple[torch.Tensor, torch.Tensor]], data, x: torch.Tensor, *,
+            steps: int | None = None) -> tuple[float, float]:
+    r"""KL(P‖q̂) in nats of a flow's generated law q̂ from samples ``x`` of the data law P (C9).
+
+    :math:`\log\hat q(x) = \log q(F(x)) + \log\det\nabla F(x)` with q = N(0, I) (forward pass),
+    then :func:`kl_k3` with :math:`\log p` from ``data.log_prob``. Equals KL(ρ_N‖q).
+
+    Args:
+        flow: a :class:`~theory.flow.JKOFlow` (float64 for reported numbers), called as
+            ``flow(x, steps=steps) -> (F(x), log det ∇F(x))``.
+        data: a law with an exact ``log_prob`` (a torch tensor (n, d) -> (n,)).
+        x ((n, d) tensor): samples of P, in the flow's dtype.
+        steps: RK4 steps per block (``None``: each block's own).
+
+    Returns:
+        ``(estimate, standard error)`` in nats.
+    """
+    z, ell = flow(x, steps=steps)
+    return kl_k3(data.log_prob(x).numpy(), (std_normal_log_prob(z) + ell).numpy())
+
+
 def w2_emd(x: ArrayLike, y: ArrayLike) -> float:
-    """Empirical W2 (not squared) between two point clouds by exact OT (``ot.emd2``, uniform weights)."""
+    """Empirical W2 (not squared) between two point clouds by exact OT (``ot.emd2``, uniform)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
@@ -68,13 +106,42 @@ def w2_emd(x: ArrayLike, y: ArrayLike) -> float:
     return float(np.sqrt(max(ot.emd2(a, b, ot.dist(x, y), numItermax=10_000_000), 0.0)))
 
 
-def w2_null_band(sample: Callable[[int, np.random.Generator], NDArray[np.float64]], n: int,
-                 reps: int, rng: np.random.Generator) -> tuple[float, float]:
-    """Null floor of :func:`w2_emd`: mean and sd of W2 between two independent n-samples of one law."""
-    if reps < 2:
-        raise ValueError(f"reps must be >= 2, got {reps!r}")
+def w2_null_band(sample: Sampler, n: int, reps: int,
+                 rng: np.random.Generator) -> tuple[float, float]:
+    """Null floor of :func:`w2_emd`: mean and sd of W2 between two independent n-samples of a law.
+
+    ``sample(n, rng)`` draws (n, d) points; ``reps`` (≥ 2) pairs are drawn.
+    """
+    check_int(reps, "reps", minimum=2)
     vals = [w2_emd(sample(n, rng), sample(n, rng)) for _ in range(reps)]
     return float(np.mean(vals)), float(np.std(vals, ddof=1))
+
+
+def w2_sq_debiased(sample_p: Sampler, sample_q: Sampler, n: int, reps: int,
+                   rng: np.random.Generator) -> tuple[float, float]:
+    r"""Debiased plug-in :math:`W_2^2(P, Q)` from replicate n-samples (docs/numerics.md §4.3).
+
+    Each replicate draws :math:`\hat P, \hat P'` then :math:`\hat Q, \hat Q'` (in that order,
+    from ``rng``) and forms :math:`W_2^2(\hat P,\hat Q) - \tfrac12W_2^2(\hat P,\hat P')
+    - \tfrac12W_2^2(\hat Q,\hat Q')`, which removes the leading sampling bias of the plug-in.
+
+    Args:
+        sample_p: sampler ``(n, rng) -> (n, d)`` of P.
+        sample_q: sampler of Q.
+        n: points per sample.
+        reps: replicates (≥ 2).
+        rng: the generator.
+
+    Returns:
+        ``(mean, standard error)`` of the replicates (squared length units; may be < 0).
+    """
+    check_int(reps, "reps", minimum=2)
+    vals = []
+    for _ in range(reps):
+        a1, a2 = sample_p(n, rng), sample_p(n, rng)
+        b1, b2 = sample_q(n, rng), sample_q(n, rng)
+        vals.append(w2_emd(a1, b1) ** 2 - 0.5 * w2_emd(a1, a2) ** 2 - 0.5 * w2_emd(b1, b2) ** 2)
+    return float(np.mean(vals)), float(np.std(vals, ddof=1) / np.sqrt(len(vals)))
 
 
 def gaussian_fit(x: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -1,4 +1,4 @@
-r"""The JKO flow: N invertible ODE blocks, exact densities both ways (theory.md §1, claims C8, C9).
+r"""The JKO flow: N invertible ODE blocks, exact densities both ways (docs/theory.md §1; C8, C9).
 
 Forward (data -> noise): :math:`F = T_N\circ\cdots\circ T_1`, :math:`\rho_n = (T_n)_\#\rho_{n-1}`.
 Generated law: :math:`\hat q_0 = (F^{-1})_\#q`, q = N(0, I). Exact densities:
@@ -7,8 +7,9 @@ Generated law: :math:`\hat q_0 = (F^{-1})_\#q`, q = N(0, I). Exact densities:
     \log\hat q_0(x) = \log q(F(x)) + \log\det\nabla F(x),\qquad
     \log\rho_N(F(x)) = \log\rho_0(x) - \log\det\nabla F(x),
 
-and for generated points :math:`x = F^{-1}(z)`, :math:`\log\hat q_0(x) = \log q(z) - \log\det\nabla F^{-1}(z)`
-(backward integration). Hence :math:`\mathrm{KL}(P\|\hat q_0) = \mathrm{KL}(\rho_N\|q)` (C9).
+and for generated points :math:`x = F^{-1}(z)`,
+:math:`\log\hat q_0(x) = \log q(z) - \log\det\nabla F^{-1}(z)` (backward integration).
+Hence :math:`\mathrm{KL}(P\|\hat q_0) = \mathrm{KL}(\rho_N\|q)` (C9).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch import nn
 
 from theory.flow.block import Block, VelocityField
 from theory.flow.data import std_normal_log_prob
-from theory.validate import check_positive_scalar
+from theory.validate import check_int, check_positive_scalar
 
 __all__ = ["SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block"]
 
@@ -30,15 +31,16 @@ SCHEDULES = ("constant", "geometric")
 
 def gamma_schedule(kind: str, n_blocks: int, gamma: float, ratio: float = 1.4,
                    gammas: tuple[float, ...] | None = None) -> tuple[float, ...]:
-    r"""Step sizes :math:`\gamma_1..\gamma_N`: constant γ, geometric :math:`\gamma r^{n-1}` (JKO-iFlow 2-D:
-    0.25·1.4^{n-1}, 8 blocks), or the user-given ``gammas`` (``kind="given"``).
+    r"""Step sizes :math:`\gamma_1..\gamma_N` of a constant, geometric or given schedule.
+
+    Constant γ, geometric :math:`\gamma r^{n-1}` (JKO-iFlow 2-D: 0.25·1.4^{n-1}, 8 blocks), or
+    the user-given ``gammas`` (``kind="given"``).
 
     Raises:
         ValueError: for an unknown kind, n_blocks < 1, non-positive γ or ratio, or a ``gammas``
             of the wrong length.
     """
-    if not isinstance(n_blocks, int) or n_blocks < 1:
-        raise ValueError(f"n_blocks must be an integer >= 1, got {n_blocks!r}")
+    n_blocks = check_int(n_blocks, "n_blocks", minimum=1)
     if kind == "given":
         if gammas is None or len(gammas) != n_blocks:
             raise ValueError(f"gammas must have length n_blocks={n_blocks}, got {gammas!r}")
@@ -56,16 +58,32 @@ def gamma_schedule(kind: str, n_blocks: int, gamma: float, ratio: float = 1.4,
 class FlowConfig:
     """Architecture and training settings of a JKO flow (all JSON-able).
 
+    It drives :func:`~theory.flow.train_flow` and :func:`~theory.flow.train_block`; experiment
+    configurations hold one as their ``flow`` field.
+
     Attributes:
-        d: dimension. n_blocks: N. schedule/gamma/ratio/gammas: see :func:`gamma_schedule`.
-        hidden, activation, time_dependent: the velocity MLP (:class:`VelocityField`).
-        steps: RK4 steps per block (training). eval_steps: RK4 steps for reported numbers.
-        div: ``"exact"`` or ``"hutchinson"``.
-        iters, batch, lr, lr_min_frac, grad_clip: Adam with cosine decay to lr·lr_min_frac.
+        d: dimension.
+        n_blocks: number of blocks N.
+        schedule: ``"constant"`` or ``"geometric"`` (see :func:`gamma_schedule`).
+        gamma: γ_1 (the constant step, or the first of a geometric schedule).
+        ratio: geometric ratio r of γ_n = γ r^{n-1}.
+        gammas: explicit step sizes (overrides ``schedule``), or ``None``.
+        hidden: hidden widths of the velocity MLP (:class:`VelocityField`).
+        activation: ``"softplus"`` or ``"tanh"``.
+        time_dependent: feed t to the MLP.
+        steps: RK4 steps per block in training.
+        eval_steps: RK4 steps for reported numbers.
+        div: divergence, ``"exact"`` or ``"hutchinson"``.
+        iters: Adam iterations per block.
+        batch: minibatch size.
+        lr: initial learning rate.
+        lr_min_frac: the cosine decay ends at ``lr * lr_min_frac``.
+        grad_clip: gradient-norm clipping threshold.
         n_train: size of the (fixed) training set pushed through the blocks.
         warm_start: initialise block n from block n-1.
         dtype: training dtype (``"float32"`` or ``"float64"``); evaluation is float64.
-        seed, device.
+        seed: seeds the training data, block initialisation and minibatches.
+        device: torch device.
     """
 
     d: int = 2
@@ -92,10 +110,10 @@ class FlowConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        """Validate the fields (``ValueError`` naming a bad one)."""
         for name in ("d", "n_blocks", "steps", "eval_steps", "iters", "batch", "n_train"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < (0 if name == "iters" else 1):
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            v = check_int(getattr(self, name), name, minimum=0 if name == "iters" else 1)
+            object.__setattr__(self, name, v)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         for name in ("lr", "grad_clip", "lr_min_frac"):
@@ -123,6 +141,7 @@ class JKOFlow(nn.Module):
     """A stack of :class:`Block` s with step sizes; blocks are appended as they are trained."""
 
     def __init__(self, gammas: tuple[float, ...] = ()) -> None:
+        """An empty flow; ``gammas`` may pre-set the step sizes of blocks appended later."""
         super().__init__()
         self.blocks = nn.ModuleList()
         self.gammas: list[float] = [check_positive_scalar(g, "gammas") for g in gammas]
@@ -134,6 +153,7 @@ class JKOFlow(nn.Module):
             self.gammas.append(check_positive_scalar(gamma, "gamma"))
 
     def __len__(self) -> int:
+        """Number of blocks."""
         return len(self.blocks)
 
     def evaluation_copy(self) -> JKOFlow:
@@ -142,7 +162,7 @@ class JKOFlow(nn.Module):
 
     def forward(self, x: torch.Tensor, *, upto: int | None = None, steps: int | None = None,
                 method: str = "rk4") -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Return :math:`F_n(x)` and :math:`\log\det\nabla F_n(x)` for the first ``upto`` blocks (all)."""
+        r"""Return :math:`F_n(x)` and :math:`\log\det\nabla F_n(x)` (first ``upto`` blocks)."""
         n = len(self) if upto is None else upto
         if not 0 <= n <= len(self):
             raise ValueError(f"upto must be in [0, {len(self)}], got {upto!r}")
@@ -154,7 +174,7 @@ class JKOFlow(nn.Module):
 
     def inverse(self, z: torch.Tensor, *, start: int | None = None, steps: int | None = None,
                 method: str = "rk4") -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Return :math:`S(z) = S_1\circ\cdots\circ S_n(z)` (backward integration) and its log-det.
+        r"""Return :math:`S(z) = S_1\circ\cdots\circ S_n(z)` (backward integration), its log-det.
 
         ``start = n`` inverts blocks n..1 (default all); ``steps``/``method`` choose the reverse
         integrator (fewer steps or ``"euler"`` inject inversion errors, C11).
@@ -169,16 +189,19 @@ class JKOFlow(nn.Module):
         return z, ell
 
     def log_prob(self, x: torch.Tensor, *, steps: int | None = None) -> torch.Tensor:
-        r"""Generated density :math:`\log\hat q_0(x) = \log q(F(x)) + \log\det\nabla F(x)` (forward)."""
+        r"""Generated density :math:`\log\hat q_0(x) = \log q(F(x)) + \log\det\nabla F(x)`."""
         z, ell = self(x, steps=steps)
         return std_normal_log_prob(z) + ell
 
     def sample(self, n: int, *, generator: torch.Generator | None = None,
                dtype: torch.dtype = torch.float64, steps: int | None = None,
                method: str = "rk4") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        r"""Generate ``x = F^{-1}(z)``, z ~ N(0, I); return (x, log q̂_0(x) by backward integration, z)."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        r"""Generate ``x = F^{-1}(z)``, z ~ N(0, I).
+
+        Returns:
+            ``(x, log q̂_0(x) by backward integration, z)``.
+        """
+        n = check_int(n, "n", minimum=1)
         p = next(self.parameters())
         d = self.blocks[0].field.d
         z = torch.randn(n, d, generator=generator, dtype=dtype).to(p.device)

@@ -1,4 +1,4 @@
-r"""Fixed-step ODE integration of a state together with its log-determinant (numerics.md §6.2-§6.3).
+r"""Fixed-step ODE integration of a state with its log-determinant (docs/numerics.md §6.2-§6.3).
 
 For a velocity field :math:`f(x, t)` on :math:`\mathbb R^d` the joint system
 
@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import torch
 
+from theory.validate import check_int
+
 __all__ = ["DIVERGENCES", "METHODS", "divergence", "integrate"]
 
 METHODS = ("rk4", "euler")
@@ -29,7 +31,7 @@ Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def divergence(f: torch.Tensor, x: torch.Tensor, *, mode: str = "exact",
                probe: torch.Tensor | None = None, create_graph: bool = False) -> torch.Tensor:
-    r"""Divergence :math:`\nabla\!\cdot f = \mathrm{tr}\,\nabla_x f` of ``f = field(x)`` per sample.
+    r"""Divergence :math:`\nabla\!\cdot f = \mathrm{tr}\,\nabla_x f` of ``f = field(x)`` per row.
 
     Args:
         f ((n, d) tensor): field values computed from ``x`` (so that autograd links them).
@@ -64,7 +66,8 @@ def divergence(f: torch.Tensor, x: torch.Tensor, *, mode: str = "exact",
 
 
 def _stage(field: Field, x: torch.Tensor, t: float, *, logdet: bool, mode: str,
-           probe: torch.Tensor | None, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+           probe: torch.Tensor | None,
+           create_graph: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Evaluate (f, div f) at one RK stage; detached unless ``create_graph``."""
     tt = torch.full((x.shape[0], 1), float(t), dtype=x.dtype, device=x.device)
     if not logdet:
@@ -83,16 +86,17 @@ def integrate(field: Field, x: torch.Tensor, *, t0: float = 0.0, t1: float = 1.0
               method: str = "rk4", logdet: bool = True, div: str = "exact",
               create_graph: bool = False,
               probe: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    r"""Integrate :math:`\dot x = f(x,t)` (and :math:`\dot\ell = \nabla\cdot f`) from ``t0`` to ``t1``.
+    r"""Integrate :math:`\dot x = f(x,t)` and :math:`\dot\ell = \nabla\cdot f` from t0 to t1.
 
     Classical RK4 (global error :math:`O((|t_1-t_0|/S)^4)`) or explicit Euler (order 1, used to
-    inject inversion errors, numerics.md §6.4) with ``S = steps`` equal steps; ``t1 < t0``
+    inject inversion errors, docs/numerics.md §6.4) with ``S = steps`` equal steps; ``t1 < t0``
     integrates backward.
 
     Args:
         field: callable ``(x (n,d), t (n,1)) -> (n,d)``.
         x ((n, d) tensor): initial state.
-        t0, t1: start and end times.
+        t0: start time.
+        t1: end time.
         steps (int ≥ 1): number of fixed steps S.
         method: ``"rk4"`` or ``"euler"``.
         logdet: also integrate :math:`\ell` (the log-determinant of the map ``x -> x(t1)``).
@@ -106,8 +110,7 @@ def integrate(field: Field, x: torch.Tensor, *, t0: float = 0.0, t1: float = 1.0
     Raises:
         ValueError: on bad ``steps``, ``method``, ``div`` or a non-2-D ``x``.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    steps = check_int(steps, "steps", minimum=1)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if div not in DIVERGENCES:

@@ -1,6 +1,6 @@
 r"""Closed-form Gaussian references for the neural flow: the exact JKO trajectory and block losses.
 
-theory.md §5.2-§5.3, claim C12. For an affine block :math:`T(x) = b + Ax` acting on
+docs/theory.md §5.2-§5.3, claim C12. For an affine block :math:`T(x) = b + Ax` acting on
 :math:`\mathcal N(m,\Sigma)` the JKO-iFlow per-block loss (V = |x|²/2) splits into
 
 .. math::
@@ -17,16 +17,26 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from theory import bounds
-from theory.gaussian import _closed_form as gaussian
+from theory import bounds, gaussian
+from theory.gaussian import GaussianPath, iterate_steps
 from theory.validate import as_matrix, as_vector, check_positive_scalar
 
-__all__ = ["affine_block_loss", "finite_n_kl_bound", "jko_trajectory", "optimal_block_loss"]
+__all__ = [
+    "affine_block_loss",
+    "block_loss_on_points",
+    "finite_n_kl_bound",
+    "jko_trajectory",
+    "optimal_block_loss",
+]
 
 
 def affine_block_loss(mean: ArrayLike, cov: ArrayLike, matrix: ArrayLike, offset: ArrayLike, *,
                       gamma: float) -> dict[str, float]:
-    """Exact loss terms (``v``, ``div``, ``w``, ``total``) of the block x -> offset + matrix x on N(mean, cov)."""
+    """Exact loss terms of the block x -> offset + matrix x on N(mean, cov) (V = |x|²/2).
+
+    Returns:
+        dict with ``v``, ``div``, ``w``, ``total`` (nats).
+    """
     c = as_matrix(cov, "cov")
     d = c.shape[0]
     m = as_vector(mean, "mean", d)
@@ -46,6 +56,34 @@ def affine_block_loss(mean: ArrayLike, cov: ArrayLike, matrix: ArrayLike, offset
     return {"v": float(v), "div": float(-logdet), "w": float(w), "total": float(v - logdet + w)}
 
 
+def block_loss_on_points(x: ArrayLike, y: ArrayLike, *, gamma: float,
+                         div: float = 0.0) -> dict[str, float]:
+    r"""Sample loss terms of a block y = T(x) on given points (V = |y|²/2; nats).
+
+    :math:`V = \overline{|y|^2}/2`, :math:`W = \overline{|y-x|^2}/(2\gamma)`, ``div`` as given
+    (:math:`-\log\det A` for an affine map), ``total = v + div + w``. Evaluating the exact JKO
+    map on the model's held-out points gives the comparison with common random numbers (C12).
+
+    Args:
+        x ((n, d)): points of ρ_{n-1}.
+        y ((n, d)): their images T(x).
+        gamma: step size γ > 0.
+        div: the div-term (nats).
+
+    Returns:
+        dict with ``v``, ``div``, ``w``, ``total``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or y.shape != x.shape:
+        raise ValueError(f"x and y must be (n, d) arrays of one shape, got {x.shape}, {y.shape}")
+    gamma = check_positive_scalar(gamma, "gamma")
+    v = float(0.5 * (y**2).sum(1).mean())
+    w = float(((y - x) ** 2).sum(1).mean() / (2 * gamma))
+    div = float(div)
+    return {"v": v, "div": div, "w": w, "total": v + div + w}
+
+
 def optimal_block_loss(mean: ArrayLike, cov: ArrayLike, *, gamma: float) -> dict[str, float]:
     """:func:`affine_block_loss` at the exact JKO map from N(mean, cov) (target N(0, I))."""
     t = gaussian.jko_map(mean, cov, gamma=gamma)
@@ -62,23 +100,20 @@ def jko_trajectory(mean: ArrayLike, cov: ArrayLike, gammas: ArrayLike) -> dict[s
     m = as_vector(mean, "mean")
     c = as_matrix(cov, "cov", m.shape[0])
     g = np.asarray(gammas, dtype=np.float64).ravel()
-    means, covs, kls, w2s, losses = [m], [c], [gaussian.kl(m, c)], [gaussian.w2(m, c)], []
-    for gam in g:
-        losses.append(optimal_block_loss(m, c, gamma=float(gam)))
-        m, c = gaussian.jko_step(m, c, gamma=float(gam))
-        means.append(m)
-        covs.append(c)
-        kls.append(gaussian.kl(m, c))
-        w2s.append(gaussian.w2(m, c))
-    return {"means": np.array(means).tolist(), "covs": np.array(covs).tolist(), "kl": kls,
-            "w2": w2s, "loss": losses}
+    means, covs = iterate_steps(m, c, g.size,
+                                lambda k, mk, ck: gaussian.jko_step(mk, ck, gamma=float(g[k])))
+    path = GaussianPath(means=means, covs=covs, gammas=g)
+    losses = [optimal_block_loss(means[k], covs[k], gamma=float(g[k])) for k in range(g.size)]
+    return {"means": means.tolist(), "covs": covs.tolist(), "kl": path.kl_to_target().tolist(),
+            "w2": path.w2_to_target().tolist(), "loss": losses}
 
 
 def finite_n_kl_bound(gammas: ArrayLike, w0: float, eps: float) -> float:
     r"""Bound on KL(ρ_N‖q) after N inexact steps with step sizes γ_1..γ_N (λ = 1; C8 at finite N).
 
-    T1 with variable steps, :math:`W_{N-1}\le` ``bounds.w2_multi_step_variable(γ_1..γ_{N-1}, 1,
-    W_0, ε)``, then T2 at the last step,
+    docs/theory.md T1 with variable steps,
+    :math:`W_{N-1}\le` ``bounds.w2_multi_step_variable(γ_1..γ_{N-1}, 1, W_0, ε)``, then T2 at
+    the last step,
     :math:`\mathrm{KL}(\rho_N\|q)\le(W_{N-1}+\gamma_N\varepsilon)^2/(2\gamma_N(2+\gamma_N))`
     (``bounds.gap_one_step``). ``w0`` may be any upper bound of W2(ρ_0, q).
     """

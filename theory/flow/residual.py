@@ -1,8 +1,8 @@
 r"""The Assumption-1 residual ε of a block: exactly (Jacobian chain) and by the authors' estimator.
 
-theory.md §2 (Assumption 1) and §4.2, numerics.md §6.5. For a block :math:`T` from
-:math:`\rho_{n-1}` to :math:`\rho_n = T_\#\rho_{n-1}` and :math:`G = \mathrm{KL}(\cdot\|e^{-V})`, the
-Wasserstein gradient of the step objective at :math:`\rho_n`, evaluated at :math:`y = T(x)`, is
+docs/theory.md A1 and §4.2, docs/numerics.md §6.5. For a block :math:`T` from
+:math:`\rho_{n-1}` to :math:`\rho_n = T_\#\rho_{n-1}` and :math:`G = \mathrm{KL}(\cdot\|e^{-V})`,
+the Wasserstein gradient of the step objective at :math:`\rho_n`, evaluated at :math:`y = T(x)`, is
 
 .. math::
     \xi(y) = \nabla\log\rho_n(y) + \nabla V(y) + \frac{y - T^{-1}(y)}{\gamma},\qquad
@@ -10,14 +10,15 @@ Wasserstein gradient of the step objective at :math:`\rho_n`, evaluated at :math
 
 **Exact** (known ρ_0): the score is carried through blocks by the chain rule
 :math:`\nabla\log\rho_n(Tx) = J(x)^{-\top}\big(\nabla\log\rho_{n-1}(x) - \nabla_x\ell(x)\big)`,
-:math:`J = \nabla T`, :math:`\ell = \log\det J`, both by autograd. Caveat: this uses the network's own
-inverse :math:`T^{-1}` as the map to :math:`\rho_{n-1}`, which equals the OT map only if the block is
-an OT map (always true at the optimum).
+:math:`J = \nabla T`, :math:`\ell = \log\det J`, both by autograd. Caveat: this uses the network's
+own inverse :math:`T^{-1}` as the map to :math:`\rho_{n-1}`, which equals the OT map only if the
+block is an OT map (always true at the optimum).
 
-**Authors' estimator** (sample based): :math:`\hat\xi(y) = \nabla V(y) + \hat s(y) - (\hat T(y)-y)/\gamma`
-with :math:`\hat T` the exact discrete OT matching (POT ``ot.emd``) from ρ_n-samples to
-ρ_{n-1}-samples and :math:`\hat s` the Gaussian-KDE score with bandwidth h (a *variance*:
-weights :math:`e^{-|y-y_j|^2/(2h)}`), summed over all samples including the point itself.
+**Authors' estimator** (sample based):
+:math:`\hat\xi(y) = \nabla V(y) + \hat s(y) - (\hat T(y)-y)/\gamma` with :math:`\hat T` the exact
+discrete OT matching (POT ``ot.emd``) from ρ_n-samples to ρ_{n-1}-samples and :math:`\hat s`
+the Gaussian-KDE score with bandwidth h (a *variance*: weights :math:`e^{-|y-y_j|^2/(2h)}`),
+summed over all samples including the point itself.
 Claim C13.
 """
 
@@ -31,6 +32,8 @@ import ot
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from theory.flow._jacobian import batch_jacobian
+from theory.flow._potential import Potential, as_potential, quadratic_potential
 from theory.validate import check_positive_scalar
 
 __all__ = [
@@ -38,14 +41,8 @@ __all__ = [
     "authors_residual",
     "emd_matching",
     "exact_residual",
-    "grad_quadratic",
     "kde_score",
 ]
-
-
-def grad_quadratic(y: torch.Tensor) -> torch.Tensor:
-    r""":math:`\nabla V(y) = y` for :math:`V = |y|^2/2` (target N(0, I))."""
-    return y
 
 
 @dataclass(frozen=True)
@@ -71,8 +68,7 @@ class ExactResidual:
 
 def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
                    x: torch.Tensor, score_in: torch.Tensor, *, gamma: float,
-                   grad_potential: Callable[[torch.Tensor], torch.Tensor] = grad_quadratic,
-                   ) -> ExactResidual:
+                   potential: Potential = quadratic_potential) -> ExactResidual:
     r"""Exact residual ε of one block on points ``x ~ ρ_{n-1}`` with known score there.
 
     Args:
@@ -82,7 +78,8 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
         x ((n, d) tensor): samples of ρ_{n-1}.
         score_in ((n, d) tensor): :math:`\nabla\log\rho_{n-1}(x)`.
         gamma (float > 0): the block's step size.
-        grad_potential: :math:`\nabla V` (default: identity, V = |y|²/2).
+        potential: the target's V (a :class:`~theory.flow.Potential`; its gradient
+            :math:`\nabla V` enters ξ). Default V = |y|²/2, :math:`\nabla V(y) = y`.
 
     Returns:
         ExactResidual.
@@ -91,15 +88,14 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
         ValueError: on mismatched shapes or ``gamma <= 0``.
     """
     gamma = check_positive_scalar(gamma, "gamma")
+    potential = as_potential(potential)
     if x.ndim != 2 or score_in.shape != x.shape:
         raise ValueError(f"x and score_in must both have shape (n, d), got {tuple(x.shape)} and "
                          f"{tuple(score_in.shape)}")
     x = x.detach().requires_grad_(True)
-    d = x.shape[1]
     with torch.enable_grad():
         y, ell = block_fn(x)
-        rows = [torch.autograd.grad(y[:, i].sum(), x, retain_graph=True)[0] for i in range(d)]
-        jac = torch.stack(rows, dim=1)  # jac[n, i, j] = dy_i / dx_j
+        jac = batch_jacobian(y, x)  # jac[n, i, j] = dy_i / dx_j
         g_ell = torch.autograd.grad(ell.sum(), x, allow_unused=True)[0] \
             if ell.requires_grad else None
     if g_ell is None:  # log-det independent of x (affine map)
@@ -107,14 +103,16 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
     rhs = (score_in.detach() - g_ell).unsqueeze(-1)
     score = torch.linalg.solve(jac.transpose(1, 2), rhs).squeeze(-1)
     y = y.detach()
-    xi = score + grad_potential(y) + (y - x.detach()) / gamma
+    xi = score + potential.gradient(y) + (y - x.detach()) / gamma
     eps_sq = float((xi * xi).sum(dim=1).mean())
     return ExactResidual(float(np.sqrt(eps_sq)), eps_sq, y, score.detach(), xi.detach(),
                          ell.detach())
 
 
 def kde_score(y: ArrayLike, h: float) -> NDArray[np.float64]:
-    r"""Gaussian-KDE score :math:`\hat s(y_i) = \sum_j w_{ij}(y_j-y_i)/h\,/\sum_j w_{ij}`, :math:`w_{ij} = e^{-|y_i-y_j|^2/(2h)}`.
+    r"""Gaussian-KDE score :math:`\hat s(y_i) = \sum_j w_{ij}(y_j-y_i)/h\,/\sum_j w_{ij}`.
+
+    Weights :math:`w_{ij} = e^{-|y_i-y_j|^2/(2h)}`.
 
     ``h`` is the kernel *variance* (the authors' bandwidth). O(n²) memory: use n ≤ ~4000.
     """
@@ -127,7 +125,7 @@ def kde_score(y: ArrayLike, h: float) -> NDArray[np.float64]:
 
 
 def emd_matching(src: ArrayLike, dst: ArrayLike) -> NDArray[np.int64]:
-    """Index ``j(i)`` of the exact discrete OT plan (uniform weights, squared cost) from src to dst.
+    """Index ``j(i)`` of the exact discrete OT plan (uniform weights, squared cost), src to dst.
 
     For equal sizes the plan is a permutation; read off by argmax of each row.
     """
@@ -141,7 +139,7 @@ def emd_matching(src: ArrayLike, dst: ArrayLike) -> NDArray[np.int64]:
 
 def authors_residual(y: ArrayLike, x_prev: ArrayLike, *, gamma: float, h: float = 0.1,
                      score: ArrayLike | None = None) -> dict:
-    r"""The authors' sample estimate of ε² (theory.md §4.2) for target N(0, I).
+    r"""The authors' sample estimate of ε² (docs/theory.md §4.2) for target N(0, I).
 
     Args:
         y ((n, d)): samples of ρ_n (e.g. pushed points).
@@ -152,8 +150,9 @@ def authors_residual(y: ArrayLike, x_prev: ArrayLike, *, gamma: float, h: float 
             isolates the matching error).
 
     Returns:
-        dict with ``eps_sq`` (mean |ξ̂|²), ``eps_sq_quirk`` (mean of :math:`\sqrt{\sum_j\hat\xi_j^4}`,
-        the quantity the authors' plotting code actually averages) and ``xi`` ((n, d)).
+        dict with ``eps_sq`` (mean |ξ̂|²), ``eps_sq_quirk`` (mean of
+        :math:`\sqrt{\sum_j\hat\xi_j^4}`, the quantity the authors' plotting code actually
+        averages) and ``xi`` ((n, d)).
     """
     gamma = check_positive_scalar(gamma, "gamma")
     y = np.asarray(y, dtype=np.float64)

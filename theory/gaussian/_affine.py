@@ -1,6 +1,6 @@
 """Affine maps ``x -> A x + c`` and their action on Gaussian laws.
 
-Every block of an exact Gaussian JKO flow is affine (theory.md §5.2), so the composed flow
+Every block of an exact Gaussian JKO flow is affine (docs/theory.md §5.2), so the composed flow
 ``F = T_N o ... o T_1``, its inverse and the generated law ``q_hat = (F^{-1})_# N(0, I)`` are exact
 affine / Gaussian objects (claims C8, C9, C11).
 """

@@ -1,6 +1,7 @@
 r"""An exact Gaussian JKO *flow model*: affine blocks, the composed map and the generated law.
 
-Claims C8, C9, C10, C11 (theory.md §1 "JKO flow model", L1, T4, R6, R7; numerics.md §2.5).
+Claims C8, C9, C10, C11 (docs/theory.md §1 "JKO flow model", L1, T4, R6, R7;
+docs/numerics.md §2.5).
 
 Block n is the Brenier map of one (exact or inexact) Gaussian step ρ_{n−1} → ρ_n,
 :math:`T_n(x) = m_n + A_n(x - m_{n-1})` with :math:`A_n` the OT matrix from Σ_{n−1} to Σ_n. The
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory.gaussian import _closed_form as gaussian
 from theory.gaussian._affine import AffineMap
+from theory.gaussian._metrics import kl, ot_map
+from theory.gaussian._step import jko_step
+from theory.gaussian._trajectory import iterate_steps
 from theory.spd import spectrum
 from theory.validate import as_vector
 
@@ -64,11 +67,11 @@ class GaussianFlow:
     def kl_generated(self) -> float:
         """KL(ρ_0 ‖ q̂) in nats, computed from q̂'s own mean and covariance (C9, left side)."""
         m, c = self.generated_law()
-        return gaussian.kl(self.means[0], self.covs[0], m, c)
+        return kl(self.means[0], self.covs[0], m, c)
 
     def kl_forward(self) -> float:
         """KL(ρ_N ‖ q) in nats (C9, right side)."""
-        return gaussian.kl(self.means[-1], self.covs[-1], self.target_mean, self.target_cov)
+        return kl(self.means[-1], self.covs[-1], self.target_mean, self.target_cov)
 
 
 def build_flow(
@@ -83,11 +86,14 @@ def build_flow(
     """Build the affine JKO flow from ρ_0 = N(mean, cov) (``cov`` must be positive definite).
 
     Args:
-        mean ((d,) array), cov ((d, d) SPD array): the data law P = ρ_0.
+        mean ((d,) array): mean of the data law P = ρ_0.
+        cov ((d, d) SPD array): covariance of P.
         gammas ((N,) array): step sizes.
         step (callable, optional): ``step(mean, cov, n)`` returning the law after block n (for
-            inexact steps); default: the exact :func:`theory.gaussian.jko_step` with ``gammas[n-1]``.
-        target_mean, target_cov: q = N(b, C) (default N(0, I)).
+            inexact steps); default: the exact :func:`theory.gaussian.jko_step` with
+            ``gammas[n-1]``.
+        target_mean ((d,) array or None): b of q = N(b, C) (default 0).
+        target_cov ((d, d) SPD array or None): C (default I).
 
     Raises:
         ValueError: if ``cov`` is singular (no invertible flow from data without density: smooth
@@ -102,14 +108,10 @@ def build_flow(
     c = np.eye(d) if target_cov is None else np.asarray(target_cov, dtype=np.float64)
     if step is None:
         def step(mu: Array, sig: Array, n: int) -> tuple[Array, Array]:
-            return gaussian.jko_step(mu, sig, gamma=g[n - 1], target_mean=target_mean,
-                                     target_cov=target_cov)
-    means = np.empty((g.size + 1, d))
-    covs = np.empty((g.size + 1, d, d))
-    means[0], covs[0] = m, s.apply(lambda w: w)
-    blocks = []
-    for n in range(1, g.size + 1):
-        means[n], covs[n] = step(means[n - 1], covs[n - 1], n)
-        a = gaussian.ot_map(covs[n - 1], covs[n])
-        blocks.append(AffineMap.from_centered(a, means[n - 1], means[n]))
+            return jko_step(mu, sig, gamma=g[n - 1], target_mean=target_mean,
+                            target_cov=target_cov)
+    means, covs = iterate_steps(m, s.apply(lambda w: w), g.size,
+                          lambda k, mu, sig: step(mu, sig, k + 1))
+    blocks = [AffineMap.from_centered(ot_map(covs[n - 1], covs[n]), means[n - 1], means[n])
+              for n in range(1, g.size + 1)]
     return GaussianFlow(blocks=blocks, means=means, covs=covs, target_mean=b, target_cov=c)

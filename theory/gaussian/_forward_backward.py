@@ -1,6 +1,6 @@
 r"""The forward-backward (Wasserstein proximal-gradient) scheme on Gaussians, exactly.
 
-Claim C14 (docs/theory.md, "Forward-backward beside JKO"). For
+Claim C14 (docs/theory.md R8). For
 :math:`G(\rho) = \int V\,d\rho + \int\rho\log\rho` with :math:`V(x) = \tfrac12(x-b)^\top Q(x-b)`,
 :math:`Q = C^{-1}`, one forward-backward step is an explicit gradient step on V followed by the
 exact W2-proximal step of the entropy:
@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory.gaussian import _closed_form as gaussian
+from theory.gaussian._metrics import ot_map
+from theory.gaussian._step import entropy_prox, potential_step
 from theory.spd import spectrum
 from theory.validate import as_vector
 
@@ -29,7 +30,7 @@ Array = NDArray[np.float64]
 def fb_step(mean: ArrayLike, cov: ArrayLike, *, gamma: float, target_mean: ArrayLike,
             target_cov: ArrayLike, eps: float = 0.0,
             direction: ArrayLike | None = None) -> tuple[Array, Array]:
-    r"""One forward-backward step from :math:`\mathcal N(m, \Sigma)` toward :math:`\mathcal N(b, C)`.
+    r"""One forward-backward step from N(m, Σ) toward the target N(b, C).
 
     Claim C14. With ``eps > 0`` the prox output mean is shifted by :math:`\gamma\varepsilon u`
     (``u = direction``, a unit vector), which makes the residual of the prox objective exactly
@@ -52,9 +53,9 @@ def fb_step(mean: ArrayLike, cov: ArrayLike, *, gamma: float, target_mean: Array
     """
     if not eps >= 0.0:
         raise ValueError(f"eps must be >= 0, got {eps}")
-    m, s = gaussian.potential_step(mean, cov, gamma=gamma, target_mean=target_mean,
-                                   target_cov=target_cov)
-    m, s = gaussian.entropy_prox(m, s, gamma=gamma)
+    m, s = potential_step(mean, cov, gamma=gamma, target_mean=target_mean,
+                          target_cov=target_cov)
+    m, s = entropy_prox(m, s, gamma=gamma)
     if eps > 0:
         if direction is None:
             raise ValueError("direction is required when eps > 0")
@@ -94,7 +95,7 @@ def fb_fixed_point(*, gamma: float, target_mean: ArrayLike,
 
 def prox_residual(mean: ArrayLike, cov: ArrayLike, new_mean: ArrayLike, new_cov: ArrayLike,
                   gamma: float) -> float:
-    r"""Residual of the entropy-prox objective at :math:`\mathcal N(m_1, S_1)` from :math:`\mathcal N(m, S)`.
+    r"""Residual of the entropy-prox objective at :math:`\mathcal N(m_1, S_1)` from N(m, S).
 
     Claim C14 (the inexact backward step). With T the OT map from the new law to the old one,
     :math:`\xi(y) = -S_1^{-1}(y - m_1) + (y - T(y))/\gamma`, and
@@ -106,15 +107,17 @@ def prox_residual(mean: ArrayLike, cov: ArrayLike, new_mean: ArrayLike, new_cov:
     where B is the matrix of T.
 
     Args:
-        mean ((d,) array), cov ((d, d) array): the law before the prox step.
-        new_mean ((d,) array), new_cov ((d, d) SPD array): the candidate prox output.
+        mean ((d,) array): mean m of the law before the prox step.
+        cov ((d, d) array): its covariance S.
+        new_mean ((d,) array): mean m_1 of the candidate prox output.
+        new_cov ((d, d) SPD array): its covariance S_1.
         gamma (float > 0): step size.
 
     Returns:
         float: ε, the L²(new law) norm of ξ (not squared).
     """
     sp = spectrum(new_cov, "new_cov")
-    bmap = gaussian.ot_map(new_cov, cov)
+    bmap = ot_map(new_cov, cov)
     cs = (np.eye(len(sp.w)) - bmap) / gamma @ sp.sqrt() - sp.inv_sqrt("new_cov")
     cv = (np.asarray(new_mean, dtype=np.float64) - np.asarray(mean, dtype=np.float64)) / gamma
     return float(np.sqrt(cv @ cv + np.sum(cs * cs)))

@@ -1,6 +1,6 @@
-r"""Exact porous-medium references in 1-D: the stationary Barenblatt profile and the discrete-time law.
+r"""Exact porous-medium references in 1-D: stationary Barenblatt profile and discrete-time law.
 
-Claim served: C17 (numerics.md §3.2). Confined porous medium
+Claim served: C17 (docs/numerics.md §3.2). Confined porous medium
 :math:`G(\rho) = \int\rho^m/(m-1)\,dx + \int x^2/2\,d\rho` (λ = 1), m > 1, d = 1.
 
 - Stationary profile (the minimiser ρ*): :math:`B(x) = (C - c x^2)_+^{k}` with
@@ -9,7 +9,7 @@ Claim served: C17 (numerics.md §3.2). Confined porous medium
   incomplete beta :math:`I_u(k+1, k+1)`, so quantiles are exact
   (``scipy.special.betaincinv``); mass :math:`C^{k}L\,B(\tfrac12, k+1) = 1`;
   :math:`M_2(B) = L^2/(2k+3)`.
-- Discrete-time JKO law (derived in numerics.md §3.2, FOC re-derived here): from
+- Discrete-time JKO law (derived in docs/numerics.md §3.2, FOC re-derived here): from
   :math:`\rho_R(x) = R^{-1}B(x/R)` one JKO step with step γ is the dilation :math:`x \mapsto a x`,
   :math:`R' = aR`, where a > 0 is the unique root of
 
@@ -26,6 +26,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from theory.validate import check_positive_scalar
+
 __all__ = ["BarenblattProfile"]
 
 Array = NDArray[np.float64]
@@ -41,8 +43,8 @@ class BarenblattProfile:
     """
 
     def __init__(self, m: float) -> None:
-        if not (np.isfinite(m) and m > 1):
-            raise ValueError(f"m must be finite and > 1, got {m!r}")
+        if check_positive_scalar(m, "m") <= 1.0:
+            raise ValueError(f"m must be > 1, got {m!r}")
         self.m = float(m)
         self.k = 1.0 / (self.m - 1.0)
         self.c = (self.m - 1.0) / (2.0 * self.m)
@@ -81,10 +83,13 @@ class BarenblattProfile:
 
     def dilation(self, radius: float, gamma: float) -> float:
         """The root a of (a−1)/γ + a = K a^{−m} R^{−(m+1)} (one JKO step of the confined PME)."""
-        if not (radius > 0 and gamma > 0):
-            raise ValueError(f"radius and gamma must be > 0, got {radius!r}, {gamma!r}")
+        check_positive_scalar(radius, "radius")
+        check_positive_scalar(gamma, "gamma")
         p = self.m + 1.0
-        f = lambda a: (a - 1.0) / gamma + a - self.K * a ** (1.0 - p) * radius ** (-p)
+
+        def f(a: float) -> float:
+            return (a - 1.0) / gamma + a - self.K * a ** (1.0 - p) * radius ** (-p)
+
         hi = 2.0
         while f(hi) < 0:
             hi *= 2.0

@@ -1,146 +1,77 @@
 r"""Convex energy functionals on 1-D measures in the Lagrangian (quantile-node) representation.
 
-Claims served: C16, C17, C18 (theory.md §3; numerics.md §3.1). A measure is the strictly increasing
-node vector x on a :class:`theory.measures1d.MassGrid` (weights w, gap masses μ, gaps
-:math:`\ell_j = x_{j+1}-x_j`). Every functional below is a discretisation :math:`G_h(x)` that is
+Claims served: C16, C17, C18 (docs/theory.md §3; docs/numerics.md §3.1). A measure is the
+strictly increasing node vector x on a :class:`~theory.oned.MassGrid` (weights w, gap masses μ,
+gaps :math:`\ell_j = x_{j+1}-x_j`). Every functional is a discretisation :math:`G_h(x)` that is
 convex in x on the ordered cone, with
 
 - ``energy(x, grid)``: :math:`G_h(x)` (nats for KL);
 - ``gradient(x, grid)``: the Euclidean gradient :math:`\partial G_h/\partial x_i`, shape (n,);
 - ``wasserstein_gradient(x, grid)``: :math:`\partial G_h/\partial x_i / w_i`, the discrete
   :math:`\nabla\frac{\delta G}{\delta\rho}` at the nodes;
-- ``hessian(x, grid)``: a :class:`Hessian1D` (tridiagonal + low rank, or dense);
+- ``hessian(x, grid)``: a :class:`~theory.oned.Hessian1D` (tridiagonal + low rank, or dense);
 - ``lam``: the convexity modulus λ along (generalized) geodesics when known, else ``None``; the
   discrete :math:`G_h` is then λ-convex in the weighted norm :math:`\|v\|_w^2 = \sum w_iv_i^2`
   (the discrete W2), so the discrete JKO step is a proximal step of a λ-convex function.
 
-Terms and costs per evaluation: potential :math:`\sum_i w_iV(x_i)` (O(n), λ = inf V''); internal
-energy :math:`\sum_j\mu_j f(\ell_j/\mu_j)` with :math:`f(v) = vU(1/v)` (O(n), tridiagonal
-Hessian; entropy :math:`f = -\beta\log v`, porous medium :math:`f = v^{1-m}/(m-1)`); interaction
-:math:`\tfrac12\sum_{i,k}w_iw_kW(x_i-x_k)`: quadratic W is O(n) (variance form, rank-one Hessian
-correction), :math:`W = \kappa|z|` is *linear* in sorted x (O(n), zero Hessian), a general convex W
-costs O(n²) per energy/gradient and O(n³) per Newton solve (dense Hessian; use n ≲ 2000). Sums
-are built with ``+``.
+This module holds the base class, sums, potentials :math:`\sum_i w_iV(x_i)` (O(n), λ = inf V'')
+and internal energies :math:`\sum_j\mu_j f(\ell_j/\mu_j)` with :math:`f(v) = vU(1/v)` (O(n),
+tridiagonal Hessian; entropy :math:`f = -\beta\log v`, porous medium :math:`f = v^{1-m}/(m-1)`);
+interactions are in :mod:`theory.oned._interactions`. A potential or energy density can be
+written once as a torch function (:meth:`Potential.from_function`,
+:meth:`InternalEnergy.from_energy_density`): its derivatives are then exact by automatic
+differentiation. Sums are built with ``+``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import numpy as np
 from numpy.typing import NDArray
-from scipy import linalg
 
+from theory.oned._autodiff import Fn, TorchFn, derivatives
 from theory.oned._gibbs import GibbsMeasure1D
-from theory.oned._measures import MassGrid, validate_nodes
+from theory.oned._hessian import Hessian1D, zero_hessian
+from theory.oned._measures import MassGrid, check_finite_scalar, validate_nodes
+from theory.validate import check_int, check_nonneg_scalar, check_positive_scalar
 
 __all__ = [
-    "AbsInteraction",
     "Constant",
     "Entropy",
     "Functional1D",
-    "Hessian1D",
     "InternalEnergy",
-    "PairInteraction",
     "PorousMedium",
     "Potential",
-    "QuadraticInteraction",
     "SumFunctional",
     "kl_to_gibbs",
     "quartic_potential",
 ]
 
 Array = NDArray[np.float64]
-Fn = Callable[[Array], Array]
-
-
-@dataclass
-class Hessian1D:
-    r"""A symmetric matrix :math:`T + \sum_r c_r u_ru_r^\top (+ D)`: T tridiagonal, D dense or None.
-
-    Attributes:
-        diag ((n,) array), off ((n-1,) array): T's diagonal and super-diagonal.
-        lowrank (list of (float, (n,) array)): rank-one terms :math:`c\,uu^\top` (c may be < 0).
-        dense ((n, n) array or None): a dense part (general pair interactions).
-    """
-
-    diag: Array
-    off: Array
-    lowrank: list[tuple[float, Array]] = field(default_factory=list)
-    dense: Array | None = None
-
-    def __add__(self, other: Hessian1D) -> Hessian1D:
-        dense = self.dense if other.dense is None else (
-            other.dense if self.dense is None else self.dense + other.dense)
-        return Hessian1D(self.diag + other.diag, self.off + other.off,
-                         self.lowrank + other.lowrank, dense)
-
-    def add_diag(self, d: Array) -> Hessian1D:
-        """Return a copy with ``d`` added to the diagonal."""
-        return Hessian1D(self.diag + d, self.off.copy(), list(self.lowrank), self.dense)
-
-    def to_dense(self) -> Array:
-        n = self.diag.size
-        h = np.diag(self.diag) + np.diag(self.off, 1) + np.diag(self.off, -1)
-        for c, u in self.lowrank:
-            h += c * np.outer(u, u)
-        if self.dense is not None:
-            h += self.dense
-        return h.reshape(n, n)
-
-    def matvec(self, p: Array) -> Array:
-        out = self.diag * p
-        out[:-1] += self.off * p[1:]
-        out[1:] += self.off * p[:-1]
-        for c, u in self.lowrank:
-            out += c * u * np.dot(u, p)
-        if self.dense is not None:
-            out += self.dense @ p
-        return out
-
-    def solve(self, rhs: Array) -> Array:
-        """Solve :math:`Hp = b` for symmetric positive definite H.
-
-        Tridiagonal: banded Cholesky (``solveh_banded``, O(n)); rank-one terms by the Woodbury
-        identity (O(n) each); a dense part: Cholesky of the full matrix (O(n³)).
-
-        Raises:
-            numpy.linalg.LinAlgError / scipy.linalg.LinAlgError: if H is not positive definite.
-        """
-        if self.dense is not None:
-            return linalg.cho_solve(linalg.cho_factor(self.to_dense()), rhs)
-        ab = np.empty((2, self.diag.size))
-        ab[0, 0] = 0.0
-        ab[0, 1:] = self.off
-        ab[1] = self.diag
-        if not self.lowrank:
-            return linalg.solveh_banded(ab, rhs)
-        u = np.stack([v for _, v in self.lowrank], axis=1)
-        c = np.array([cc for cc, _ in self.lowrank])
-        sol = linalg.solveh_banded(ab, np.column_stack([rhs, u]))
-        tb, tu = sol[:, 0], sol[:, 1:]
-        cap = np.diag(1.0 / c) + u.T @ tu
-        return tb - tu @ np.linalg.solve(cap, u.T @ tb)
 
 
 class Functional1D:
-    """Base class: a convex functional of a 1-D measure given by quantile nodes (see module doc)."""
+    """Base class: a convex functional of a 1-D measure given by quantile nodes (module doc)."""
 
     name: str = "functional"
     lam: float | None = None
 
     def energy(self, x: Array, grid: MassGrid) -> float:
+        """:math:`G_h(x)` for strictly increasing nodes x of shape (n,) (nats for KL)."""
         raise NotImplementedError
 
     def gradient(self, x: Array, grid: MassGrid) -> Array:
+        r"""Euclidean gradient :math:`\partial G_h/\partial x_i`, shape (n,)."""
         raise NotImplementedError
 
     def hessian(self, x: Array, grid: MassGrid) -> Hessian1D:
+        """Hessian of :math:`G_h` at x (structured: tridiagonal + low rank, or dense)."""
         raise NotImplementedError
 
     def wasserstein_gradient(self, x: Array, grid: MassGrid) -> Array:
-        r"""Discrete :math:`\nabla\frac{\delta G}{\delta\rho}(x_i) = (\partial G_h/\partial x_i)/w_i`, shape (n,)."""
+        r"""Discrete Wasserstein gradient at the nodes, shape (n,).
+
+        :math:`\nabla\frac{\delta G}{\delta\rho}(x_i) = (\partial G_h/\partial x_i)/w_i`.
+        """
         x = validate_nodes(x, grid)
         return self.gradient(x, grid) / grid.w
 
@@ -155,10 +86,6 @@ class Functional1D:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, lam={self.lam})"
-
-
-def _zero_hess(n: int) -> Hessian1D:
-    return Hessian1D(np.zeros(n), np.zeros(n - 1))
 
 
 class SumFunctional(Functional1D):
@@ -183,7 +110,7 @@ class SumFunctional(Functional1D):
         return np.sum([t.gradient(x, grid) for t in self._terms], axis=0)
 
     def hessian(self, x: Array, grid: MassGrid) -> Hessian1D:
-        h = _zero_hess(grid.n)
+        h = zero_hessian(grid.n)
         for t in self._terms:
             h = h + t.hessian(x, grid)
         return h
@@ -202,19 +129,52 @@ class Constant(Functional1D):
         return np.zeros(grid.n)
 
     def hessian(self, x: Array, grid: MassGrid) -> Hessian1D:
-        return _zero_hess(grid.n)
+        return zero_hessian(grid.n)
 
 
 class Potential(Functional1D):
-    r"""Potential energy :math:`\int V\,d\rho \approx \sum_i w_iV(x_i)`; :math:`\nabla\frac{\delta G}{\delta\rho} = V'`.
+    r"""Potential energy :math:`\int V\,d\rho \approx \sum_i w_iV(x_i)`.
+
+    Its Wasserstein gradient is :math:`\nabla\frac{\delta G}{\delta\rho} = V'`; λ = inf V''.
 
     Args:
-        V, dV, d2V: vectorised V, V', V''.
+        V, dV, d2V: vectorised V, V', V'' (hand-written; or write V once and use
+            :meth:`from_function`).
         lam: :math:`\inf V''` (the convexity modulus), or None if unknown.
+        name: a label for reports.
     """
 
     def __init__(self, V: Fn, dV: Fn, d2V: Fn, *, lam: float | None, name: str = "V") -> None:
+        """Store V and its derivatives (see the class docstring)."""
         self.V, self.dV, self.d2V, self.lam, self.name = V, dV, d2V, lam, name
+
+    @classmethod
+    def from_function(cls, V: TorchFn, *, lam: float | None = None,
+                      name: str = "V") -> Potential:
+        r"""The potential energy of a V written once with torch operations; V', V'' exact.
+
+        V' and V'' come from torch autograd in float64 (:mod:`theory.oned._autodiff`): exact
+        up to round-off, no finite differences. Write V elementwise with torch functions and
+        numerically stable formulas (``torch.logaddexp(x, -x)`` rather than
+        ``torch.log(torch.cosh(x))`` if |x| may exceed ~700).
+
+        Args:
+            V: elementwise convex potential of a float64 torch tensor.
+            lam: :math:`\inf V''` if known (enables the λ-dependent bounds), else None.
+            name: a label for reports.
+
+        Raises:
+            ValueError: naming ``V`` if it is not an elementwise float64 torch function, or
+                naming ``lam`` if it is not a finite number.
+
+        Example:
+            >>> import torch
+            >>> P = Potential.from_function(lambda x: x**2 / 2 + torch.log(torch.cosh(x)), lam=1.0)
+            >>> round(float(P.dV(0.5)), 12), round(float(P.d2V(0.0)), 12), P.lam
+            (0.96211715726, 2.0, 1.0)
+        """
+        lam = None if lam is None else check_finite_scalar(lam, "lam")
+        return cls(*derivatives(V, "V"), lam=lam, name=name)
 
     def energy(self, x: Array, grid: MassGrid) -> float:
         return float(np.dot(grid.w, self.V(x)))
@@ -230,9 +190,13 @@ def quartic_potential(a2: float = 1.0, a4: float = 0.0, center: float = 0.0) -> 
     r""":math:`V(x) = a_2(x-c)^2/2 + a_4(x-c)^4/4` with a2, a4 ≥ 0; λ = a2.
 
     V = x²/2 + x⁴/4 has λ = 1; V = x⁴/4 has λ = 0 (merely convex, C16).
+
+    Raises:
+        ValueError: naming ``a2``/``a4`` if negative or both zero.
     """
-    if not (a2 >= 0 and a4 >= 0 and a2 + a4 > 0):
-        raise ValueError(f"need a2, a4 >= 0 not both zero, got {a2!r}, {a4!r}")
+    a2, a4 = check_nonneg_scalar(a2, "a2"), check_nonneg_scalar(a4, "a4")
+    if a2 + a4 == 0:
+        raise ValueError("a2 and a4 must not both be zero")
     c = float(center)
     return Potential(lambda x: 0.5 * a2 * (x - c) ** 2 + 0.25 * a4 * (x - c) ** 4,
                      lambda x: a2 * (x - c) + a4 * (x - c) ** 3,
@@ -241,15 +205,41 @@ def quartic_potential(a2: float = 1.0, a4: float = 0.0, center: float = 0.0) -> 
 
 
 class InternalEnergy(Functional1D):
-    r"""Internal energy :math:`\int U(\rho)dx \approx \sum_j\mu_j f(\ell_j/\mu_j)`, :math:`f(v) = vU(1/v)` convex.
+    r"""Internal energy :math:`\int U(\rho)dx \approx \sum_j\mu_j f(\ell_j/\mu_j)`, f convex.
+
+    Here :math:`f(v) = vU(1/v)` (v = 1/density, the spacing per unit mass).
 
     The gradient in the gaps is :math:`f'(v_j) = -P(r_j)` (P the pressure, r_j the gap density);
     :math:`\partial G_h/\partial x_i = f'(v_{i-1}) - f'(v_i)`, a tridiagonal Hessian with
     :math:`f''(v_j)/\mu_j` per gap. f must be a barrier (→ ∞ as v → 0), which keeps x ordered.
+
+    Args:
+        f, df, d2f: vectorised f, f', f'' on v > 0 (or use :meth:`from_energy_density`).
+        name: a label for reports.
     """
 
     def __init__(self, f: Fn, df: Fn, d2f: Fn, *, name: str) -> None:
+        """Store f and its derivatives (see the class docstring)."""
         self.f, self.df, self.d2f, self.name, self.lam = f, df, d2f, name, 0.0
+
+    @classmethod
+    def from_energy_density(cls, U: TorchFn, *, name: str = "U") -> InternalEnergy:
+        r""":math:`\int U(\rho)\,dx` for an energy density U(r) written once with torch operations.
+
+        Builds :math:`f(v) = vU(1/v)` and its exact derivatives by torch autograd (float64).
+        U must make f convex and a barrier (McCann's condition, e.g. :math:`U = r\log r` or
+        :math:`r^m/(m-1)`, m > 1).
+
+        Raises:
+            ValueError: naming ``U`` if it is not an elementwise float64 torch function.
+
+        Example:
+            >>> import torch
+            >>> E = InternalEnergy.from_energy_density(lambda r: r * torch.log(r))
+            >>> round(float(E.f(2.0)), 12), round(float(E.d2f(2.0)), 12)
+            (-0.69314718056, 0.25)
+        """
+        return cls(*derivatives(lambda v: v * U(1.0 / v), "U", positive=True), name=name)
 
     def _v(self, x: Array, grid: MassGrid) -> Array:
         return np.diff(x) / grid.mu
@@ -273,109 +263,51 @@ class InternalEnergy(Functional1D):
 
 
 class Entropy(InternalEnergy):
-    r""":math:`\beta\int\rho\log\rho = -\beta\int_0^1\log X'(s)ds`; :math:`f(v) = -\beta\log v`. λ = 0."""
+    r"""Entropy :math:`\beta\int\rho\log\rho = -\beta\int_0^1\log X'(s)ds` (nats); λ = 0.
+
+    :math:`f(v) = -\beta\log v`.
+    """
 
     def __init__(self, beta: float = 1.0) -> None:
-        if not (np.isfinite(beta) and beta > 0):
-            raise ValueError(f"beta must be finite and > 0, got {beta!r}")
-        b = float(beta)
+        """Temperature ``beta`` > 0 (ValueError naming it otherwise)."""
+        b = check_positive_scalar(beta, "beta")
         super().__init__(lambda v: -b * np.log(v), lambda v: -b / v, lambda v: b / (v * v),
                          name="entropy" if b == 1 else f"{b:g}·entropy")
         self.beta = b
 
 
 class PorousMedium(InternalEnergy):
-    r""":math:`\int\rho^m/(m-1)\,dx`, m > 1; :math:`f(v) = v^{1-m}/(m-1)`. λ = 0 (McCann convex)."""
+    r"""Porous-medium energy :math:`\int\rho^m/(m-1)\,dx`, m > 1; λ = 0 (McCann convex).
+
+    :math:`f(v) = v^{1-m}/(m-1)`.
+    """
 
     def __init__(self, m: float) -> None:
-        if not (np.isfinite(m) and m > 1):
-            raise ValueError(f"m must be finite and > 1, got {m!r}")
-        mm = float(m)
+        """Exponent ``m`` > 1 (ValueError naming it otherwise)."""
+        mm = check_positive_scalar(m, "m")
+        if mm <= 1.0:
+            raise ValueError(f"m must be > 1, got {m!r}")
         super().__init__(lambda v: v ** (1.0 - mm) / (mm - 1.0), lambda v: -(v**-mm),
                          lambda v: mm * v ** (-mm - 1.0), name=f"ρ^{mm:g}/{mm - 1:g}")
         self.m = mm
 
 
-class QuadraticInteraction(Functional1D):
-    r""":math:`\tfrac12\iint\kappa(x-y)^2/2\,d\rho d\rho = \kappa\,\mathrm{Var}(\rho)/2`, O(n).
+def kl_to_gibbs(potential: Potential | TorchFn, *, n_panels: int = 4000) -> SumFunctional:
+    r"""KL to the Gibbs measure, absolute (G* = 0), in nats.
 
-    Gradient :math:`\kappa w_i(x_i-\bar x)`; Hessian :math:`\kappa(\mathrm{diag}(w) - ww^\top)`
-    (rank-one correction, solved by Woodbury). λ = 0 (translation invariant).
-    """
+    :math:`\mathrm{KL}(\rho\|e^{-V}/Z) = \int V d\rho + \int\rho\log\rho + \log Z`.
 
-    def __init__(self, kappa: float = 1.0) -> None:
-        if not (np.isfinite(kappa) and kappa > 0):
-            raise ValueError(f"kappa must be finite and > 0, got {kappa!r}")
-        self.kappa, self.lam, self.name = float(kappa), 0.0, f"{kappa:g}·W=z²/2"
-
-    def energy(self, x: Array, grid: MassGrid) -> float:
-        mean = np.dot(grid.w, x)
-        return float(0.5 * self.kappa * np.dot(grid.w, (x - mean) ** 2))
-
-    def gradient(self, x: Array, grid: MassGrid) -> Array:
-        return self.kappa * grid.w * (x - np.dot(grid.w, x))
-
-    def hessian(self, x: Array, grid: MassGrid) -> Hessian1D:
-        return Hessian1D(self.kappa * grid.w, np.zeros(grid.n - 1), [(-self.kappa, grid.w)])
-
-
-class AbsInteraction(Functional1D):
-    r""":math:`\tfrac12\iint\kappa|x-y|\,d\rho d\rho = \kappa\sum_{i<k}w_iw_k(x_k-x_i)`: linear in sorted x, O(n).
-
-    Gradient :math:`\kappa w_i(\sum_{k<i}w_k - \sum_{k>i}w_k)`; Hessian 0. λ = 0.
-    """
-
-    def __init__(self, kappa: float = 1.0) -> None:
-        if not (np.isfinite(kappa) and kappa > 0):
-            raise ValueError(f"kappa must be finite and > 0, got {kappa!r}")
-        self.kappa, self.lam, self.name = float(kappa), 0.0, f"{kappa:g}·W=|z|"
-
-    def _coef(self, grid: MassGrid) -> Array:
-        below = np.concatenate(([0.0], np.cumsum(grid.w)[:-1]))
-        above = 1.0 - below - grid.w
-        return self.kappa * grid.w * (below - above)
-
-    def energy(self, x: Array, grid: MassGrid) -> float:
-        return float(np.dot(self._coef(grid), x))
-
-    def gradient(self, x: Array, grid: MassGrid) -> Array:
-        return self._coef(grid)
-
-    def hessian(self, x: Array, grid: MassGrid) -> Hessian1D:
-        return _zero_hess(grid.n)
-
-
-class PairInteraction(Functional1D):
-    r"""General even convex W: :math:`\tfrac12\sum_{i,k}w_iw_kW(x_i-x_k)`; O(n²) energy/gradient, dense Hessian.
+    Z is computed by quadrature (:class:`~theory.oned.GibbsMeasure1D`) on ``n_panels`` panels;
+    the returned sum has an attribute ``gibbs`` (the minimiser π, with quantiles for W2 to ρ*).
+    λ = λ(V). Claims C16, C17, C18.
 
     Args:
-        W, dW, d2W: vectorised W (even, convex), W', W''.
-        lam: convexity modulus (0 for translation-invariant interactions).
-    """
+        potential: a :class:`Potential`, or an elementwise torch function V (wrapped by
+            :meth:`Potential.from_function`; λ is then unknown).
+        n_panels: quadrature panels for Z.
 
-    def __init__(self, W: Fn, dW: Fn, d2W: Fn, *, name: str = "W", lam: float = 0.0) -> None:
-        self.W, self.dW, self.d2W, self.name, self.lam = W, dW, d2W, name, lam
-
-    def energy(self, x: Array, grid: MassGrid) -> float:
-        d = x[:, None] - x[None, :]
-        return float(0.5 * grid.w @ self.W(d) @ grid.w)
-
-    def gradient(self, x: Array, grid: MassGrid) -> Array:
-        d = x[:, None] - x[None, :]
-        return grid.w * (self.dW(d) @ grid.w)
-
-    def hessian(self, x: Array, grid: MassGrid) -> Hessian1D:
-        d = x[:, None] - x[None, :]
-        k = self.d2W(d) * np.outer(grid.w, grid.w)
-        dense = np.diag(k.sum(axis=1)) - k
-        return Hessian1D(np.zeros(grid.n), np.zeros(grid.n - 1), dense=dense)
-
-
-def kl_to_gibbs(potential: Potential, *, n_panels: int = 4000) -> SumFunctional:
-    r""":math:`\mathrm{KL}(\rho\|e^{-V}/Z) = \int V d\rho + \int\rho\log\rho + \log Z` (absolute: G* = 0).
-
-    Z is computed by quadrature (:class:`theory.gibbs1d.GibbsMeasure1D`); the returned sum has an
-    attribute ``gibbs`` (the minimiser π, with quantiles for W2 to ρ*). λ = λ(V).
+    Raises:
+        ValueError: if ``potential`` is neither, or ``n_panels`` is not an integer ≥ 1.
 
     Example:
         >>> G = kl_to_gibbs(quartic_potential(1.0, 0.0))
@@ -384,7 +316,12 @@ def kl_to_gibbs(potential: Potential, *, n_panels: int = 4000) -> SumFunctional:
         >>> abs(G.energy(G.gibbs.quantile(g.s), g)) < 1e-4
         True
     """
-    gibbs = GibbsMeasure1D(potential.V, n_panels=n_panels)
+    if callable(potential) and not isinstance(potential, Functional1D):
+        potential = Potential.from_function(potential)
+    if not isinstance(potential, Potential):
+        raise ValueError(f"potential must be a Potential or a torch function V, "
+                         f"got {potential!r}")
+    gibbs = GibbsMeasure1D(potential.V, n_panels=check_int(n_panels, "n_panels", minimum=1))
     out = SumFunctional((potential, Entropy(1.0), Constant(gibbs.log_z, "log Z")))
     out.name = f"KL(·‖e^-V/Z), V={potential.name}"
     out.gibbs = gibbs  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from theory.oned._measures import quantiles_by_bisection
+from theory.validate import check_int
 
 __all__ = ["GibbsMeasure1D"]
 
@@ -26,7 +27,9 @@ _CUT = 800.0
 
 
 class GibbsMeasure1D:
-    r"""The probability measure :math:`\pi(x) = e^{-V(x)}/Z` on ℝ for a potential V with :math:`\int e^{-V} < \infty`.
+    r"""The Gibbs probability measure :math:`\pi(x) = e^{-V(x)}/Z` on ℝ.
+
+    Needs :math:`\int e^{-V} < \infty`.
 
     Args:
         potential: vectorised callable V (float64 in, float64 out).
@@ -49,6 +52,7 @@ class GibbsMeasure1D:
     def __init__(self, potential: Callable[[Array], Array], *, n_panels: int = 4000,
                  center: float | None = None) -> None:
         self.V = potential
+        n_panels = check_int(n_panels, "n_panels", minimum=1)
         if center is None:
             res = optimize.minimize_scalar(lambda t: float(potential(np.array([t]))[0]))
             center = float(res.x)
@@ -90,21 +94,21 @@ class GibbsMeasure1D:
         return self._unnorm(x) / self._z_scaled
 
     def cdf(self, x: ArrayLike) -> Array:
-        """:math:`\\Pi(x) = \\int_{-\\infty}^x \\pi` (accurate in the lower tail)."""
+        r""":math:`\Pi(x) = \int_{-\infty}^x \pi` (accurate in the lower tail)."""
         x = np.clip(np.asarray(x, dtype=np.float64), self.lo, self.hi)
         k = np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.edges.size - 2)
         part = self._panel_integrals(self.edges[k], x) / self._z_scaled
         return self._cdf_edges[k] + part
 
     def sf(self, x: ArrayLike) -> Array:
-        """Survival function :math:`1 - \\Pi(x)`, accurate in the upper tail."""
+        r"""Survival function :math:`1 - \Pi(x)`, accurate in the upper tail."""
         x = np.clip(np.asarray(x, dtype=np.float64), self.lo, self.hi)
         k = np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.edges.size - 2)
         part = self._panel_integrals(x, self.edges[k + 1]) / self._z_scaled
         return self._sf_edges[k + 1] + part
 
     def quantile(self, s: ArrayLike, sc: ArrayLike | None = None) -> Array:
-        """Quantile function :math:`\\Pi^{-1}(s)`, s in (0, 1) (absolute accuracy ≈ 1e-13).
+        r"""Quantile function :math:`\Pi^{-1}(s)`, s in (0, 1) (absolute accuracy ≈ 1e-13).
 
         ``sc`` optionally gives the accurate complements 1 − s (upper tail).
         """

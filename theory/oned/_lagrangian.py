@@ -1,12 +1,12 @@
 r"""The 1-D JKO (W2-proximal) step for general convex functionals, solved in the quantile nodes.
 
-Claims served: C2, C4, C5, C10, C16, C17, C18 (numerics.md §3.1). On a fixed
-:class:`~theory.measures1d.MassGrid`, with data nodes y (ρ_n) and unknown nodes x (ρ_{n+1}),
+Claims served: C2, C4, C5, C10, C16, C17, C18 (docs/numerics.md §3.1). On a fixed
+:class:`~theory.oned.MassGrid`, with data nodes y (ρ_n) and unknown nodes x (ρ_{n+1}),
 
 .. math:: \Phi(x) = \frac{1}{2\gamma}\sum_i w_i(x_i-y_i)^2 + G_h(x),
 
 where the first term is *exactly* W2²/(2γ) between the two node measures and G_h is a convex
-discretisation of G (:mod:`theory.functionals1d`). Φ is strictly convex on the ordered cone
+discretisation of G (:mod:`theory.oned._functionals`). Φ is strictly convex on the ordered cone
 :math:`x_1 < \dots < x_n`; it is minimised by Newton's method with the (tridiagonal, plus
 low-rank or dense for interactions) Hessian: O(n) per iteration for potential + internal energy
 + quadratic or |z| interaction (``scipy.linalg.solveh_banded``), O(n³) with a general pair W. An
@@ -14,7 +14,7 @@ Armijo backtracking line search starts from the largest step that keeps the node
 ordered (fraction 0.95 to the boundary of the cone).
 
 **First-order residual (Assumption 1, discrete form).** The OT map from ρ_{n+1} to ρ_n on a
-common mass grid is :math:`T(x_i) = y_i`, so the residual of theory.md A1 at the nodes is
+common mass grid is :math:`T(x_i) = y_i`, so the residual of docs/theory.md A1 at the nodes is
 
 .. math:: \xi_i = \frac{x_i - y_i}{\gamma} + \nabla\frac{\delta G}{\delta\rho}(x_i)
           = \frac{1}{w_i}\frac{\partial\Phi}{\partial x_i},\qquad
@@ -26,7 +26,7 @@ computes it, and the Newton iteration stops when ε ≤ ``tol``. Since G_h is λ
 weighted norm, the paper's inequalities (C2–C5, C16, C18) hold for the discrete iterates with
 the discrete W2 (= exact W2 of the node measures) — the solver's discretisation error to the
 continuum (second order on adapted grids) is measured separately (experiment
-``lagrangian_validation``).
+``lagrangian_validation``). Whole trajectories: :mod:`theory.oned._trajectory`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from scipy import optimize
 
 from theory.oned._functionals import Functional1D
 from theory.oned._measures import MassGrid, validate_nodes
+from theory.validate import check_int, check_nonneg_scalar, check_positive_scalar
 
 __all__ = [
     "JKOStepResult",
@@ -48,7 +49,6 @@ __all__ = [
     "jko_objective",
     "jko_step",
     "steady_state",
-    "trajectory",
 ]
 
 Array = NDArray[np.float64]
@@ -77,18 +77,12 @@ class JKOStepResult:
 
 
 def _check_gamma(gamma: float) -> float:
-    if not (np.isfinite(gamma) and gamma > 0):
-        raise ValueError(f"gamma must be finite and > 0, got {gamma!r}")
-    return float(gamma)
+    return check_positive_scalar(gamma, "gamma")
 
 
-def _data(y: ArrayLike, grid: MassGrid) -> Array:
-    a = np.asarray(y, dtype=np.float64)
-    if a.shape != (grid.n,) or not np.all(np.isfinite(a)):
-        raise ValueError(f"y must be a finite array of shape ({grid.n},)")
-    if np.any(np.diff(a) < 0):
-        raise ValueError("y must be non-decreasing (quantile nodes of ρ_n)")
-    return a
+def _data(y: ArrayLike, grid: MassGrid, name: str = "y") -> Array:
+    """Data nodes of ρ_n: finite, shape (n,), non-decreasing (ties allowed: atoms)."""
+    return validate_nodes(y, grid, name, strict=False)
 
 
 def jko_objective(x: ArrayLike, y: ArrayLike, grid: MassGrid, G: Functional1D,
@@ -124,15 +118,40 @@ def _max_ordered_step(x: Array, p: Array) -> float:
     return float(np.min(-np.diff(x)[neg] / dl[neg]))
 
 
+def _norm_w(g: Array, w: Array) -> float:
+    r""":math:`(\sum_i g_i^2/w_i)^{1/2}`: the L²(ρ) norm of the Wasserstein gradient g/w."""
+    return float(np.sqrt(np.dot(g * g, 1.0 / w)))
+
+
+def _line_search(x: Array, f: float, g: Array, p: Array, eps: float, fun, grad,
+                 w: Array) -> tuple[Array | None, float, bool]:
+    """Armijo backtracking along p from the largest step that keeps x strictly ordered.
+
+    Returns (accepted point or None, its objective, ``near``: the objective is at round-off
+    level, where a point is also accepted if the residual drops by 10%).
+    """
+    slope = float(np.dot(g, p))
+    alpha = min(1.0, _TO_BOUNDARY * _max_ordered_step(x, p))
+    near = -slope <= 1e-8 * max(1.0, abs(f))
+    while alpha > 1e-14:
+        xn = x + alpha * p
+        if np.all(np.diff(xn) > 0):
+            fn = fun(xn)
+            if fn <= f + _ARMIJO_C * alpha * slope:
+                return xn, fn, near
+            if near and _norm_w(grad(xn), w) < 0.9 * eps:
+                return xn, fn, near
+        alpha *= 0.5
+    return None, f, near
+
+
 def _newton(x0: Array, grid: MassGrid, fun, grad, hess, *, tol: float, max_iter: int,
             what: str, warn: bool) -> JKOStepResult:
-    x = x0.copy()
-    w = grid.w
+    """Damped Newton on the ordered cone until the residual ``_norm_w(grad)`` ≤ tol."""
+    x, w = x0.copy(), grid.w
     g = grad(x)
-    eps = float(np.sqrt(np.dot(g * g, 1.0 / w)))
-    f = fun(x)
-    it = 0
-    stall = 0
+    eps, f = _norm_w(g, w), fun(x)
+    it = stall = 0
     while eps > tol and it < max_iter:
         it += 1
         try:
@@ -142,36 +161,20 @@ def _newton(x0: Array, grid: MassGrid, fun, grad, hess, *, tol: float, max_iter:
                 warnings.warn(f"{what}: Hessian solve failed ({err}); residual {eps:.3e}",
                               stacklevel=3)
             return JKOStepResult(x, False, it, eps, f)
-        slope = float(np.dot(g, p))
-        alpha = min(1.0, _TO_BOUNDARY * _max_ordered_step(x, p))
-        near = -slope <= 1e-8 * max(1.0, abs(f))
-        accepted = False
-        while alpha > 1e-14:
-            xn = x + alpha * p
-            if np.all(np.diff(xn) > 0):
-                fn = fun(xn)
-                if fn <= f + _ARMIJO_C * alpha * slope:
-                    accepted = True
-                elif near:  # objective at round-off level: accept if the residual drops
-                    gn = grad(xn)
-                    accepted = float(np.sqrt(np.dot(gn * gn, 1.0 / w))) < 0.9 * eps
-                if accepted:
-                    break
-            alpha *= 0.5
-        if not accepted:
+        xn, fn, near = _line_search(x, f, g, p, eps, fun, grad, w)
+        if xn is None:
             break  # stagnation at the round-off floor
         x, f = xn, fn
         g = grad(x)
-        eps_old, eps = eps, float(np.sqrt(np.dot(g * g, 1.0 / w)))
+        eps_old, eps = eps, _norm_w(g, w)
         # at the round-off floor Newton stops making quadratic progress: stop after 4 such steps
         stall = stall + 1 if (near and eps > 0.5 * eps_old) else 0
         if stall >= 4:
             break
-    converged = eps <= tol
-    if not converged and warn:
+    if eps > tol and warn:
         warnings.warn(f"{what} did not converge: residual {eps:.3e} > tol {tol:.1e} after "
                       f"{it} Newton iterations (n = {grid.n})", stacklevel=3)
-    return JKOStepResult(x, converged, it, eps, f)
+    return JKOStepResult(x, eps <= tol, it, eps, f)
 
 
 def _initial_guess(y: Array, x0: ArrayLike | None, grid: MassGrid) -> Array:
@@ -187,7 +190,7 @@ def _initial_guess(y: Array, x0: ArrayLike | None, grid: MassGrid) -> Array:
 def jko_step(y: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, *,
              x0: ArrayLike | None = None, tol: float = 1e-9, max_iter: int = 200,
              warn: bool = True) -> JKOStepResult:
-    r"""One JKO step :math:`\arg\min_x \Phi(x)` from data nodes y (numerics.md §3.1).
+    r"""One JKO step :math:`\arg\min_x \Phi(x)` from data nodes y (docs/numerics.md §3.1).
 
     Args:
         y ((n,) array): non-decreasing nodes of ρ_n on ``grid``.
@@ -204,11 +207,12 @@ def jko_step(y: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, *,
         JKOStepResult (x, converged, n_iter, residual ε, objective Φ).
 
     Raises:
-        ValueError: on bad shapes, non-finite or decreasing y, gamma ≤ 0, tol ≤ 0, max_iter < 0.
+        ValueError: naming the argument on bad shapes, non-finite or decreasing y, gamma ≤ 0,
+            tol ≤ 0, max_iter not an integer ≥ 0.
     """
     y, gamma = _data(y, grid), _check_gamma(gamma)
-    if not (tol > 0) or int(max_iter) < 0:
-        raise ValueError(f"tol must be > 0 and max_iter >= 0, got {tol!r}, {max_iter!r}")
+    tol = check_positive_scalar(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", minimum=0)
     x = _initial_guess(y, x0, grid)
     w = grid.w
 
@@ -230,9 +234,15 @@ def steady_state(G: Functional1D, grid: MassGrid, x0: ArrayLike, *, tol: float =
     r"""The discrete minimiser :math:`\arg\min G_h` on the grid (ρ* of the discrete problem).
 
     Newton on G_h itself (no W2 term); needs G_h strictly convex (e.g. a potential with V'' > 0
-    somewhere plus an internal energy). ``residual`` is :math:`\|\nabla\delta G/\delta\rho\|_{L^2(\rho)}`.
+    somewhere plus an internal energy). ``residual`` is
+    :math:`\|\nabla\delta G/\delta\rho\|_{L^2(\rho)}`.
+
+    Raises:
+        ValueError: naming the argument for bad x0, tol ≤ 0 or max_iter not an integer ≥ 0.
     """
     x = validate_nodes(x0, grid, "x0")
+    tol = check_positive_scalar(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", minimum=0)
     return _newton(x, grid, lambda z: G.energy(z, grid), lambda z: G.gradient(z, grid),
                    lambda z: G.hessian(z, grid), tol=tol, max_iter=int(max_iter),
                    what="steady_state", warn=warn)
@@ -259,8 +269,7 @@ def inexact_step(y: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, *,
         raise ValueError("give exactly one of eps and max_iter")
     if max_iter is not None:
         return jko_step(y, grid, G, gamma, tol=tol, max_iter=max_iter, warn=False)
-    if not (np.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be finite and >= 0, got {eps!r}")
+    eps = check_nonneg_scalar(eps, "eps")
     if direction not in ("shift", "dilate"):
         raise ValueError(f"direction must be 'shift' or 'dilate', got {direction!r}")
     exact = jko_step(y, grid, G, gamma, tol=tol)
@@ -283,23 +292,3 @@ def inexact_step(y: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, *,
     x = perturbed(t)
     return JKOStepResult(x, True, exact.n_iter, foc_residual(x, yv, grid, G, gamma),
                          jko_objective(x, yv, grid, G, gamma))
-
-
-def trajectory(y0: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, n_steps: int, *,
-               eps: float = 0.0, direction: str = "shift",
-               tol: float = 1e-9) -> tuple[Array, Array]:
-    """Run n_steps (exact if eps == 0, else ε-inexact by perturbation) from y0.
-
-    Returns:
-        ((n_steps+1, n) array of nodes, (n_steps,) array of measured residuals ε_k).
-    """
-    y = _data(y0, grid)
-    xs, res = [y], []
-    for _ in range(int(n_steps)):
-        if eps > 0:
-            r = inexact_step(xs[-1], grid, G, gamma, eps=eps, direction=direction, tol=tol)
-        else:
-            r = jko_step(xs[-1], grid, G, gamma, tol=tol)
-        xs.append(r.x)
-        res.append(r.residual)
-    return np.array(xs), np.array(res)

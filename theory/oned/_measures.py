@@ -1,6 +1,6 @@
 r"""1-D probability measures as mass-weighted quantile points (the Lagrangian representation).
 
-Claims served: C2, C4, C5, C10, C16, C17, C18 (numerics.md §3.1). In 1-D a measure ρ is its
+Claims served: C2, C4, C5, C10, C16, C17, C18 (docs/numerics.md §3.1). In 1-D a measure ρ is its
 quantile function :math:`X = F_\rho^{-1}` on (0, 1) and
 
 .. math:: W_2^2(\rho,\nu) = \int_0^1 |X_\rho(s) - X_\nu(s)|^2\,ds,\qquad
@@ -11,8 +11,8 @@ end points for compact support) once for a whole trajectory; a measure is the ve
 :math:`x_i \approx X(s_i)`, strictly increasing. Quadrature on the grid:
 
 - node weights :math:`w_i = c_i - c_{i-1}` with cell edges :math:`c_0 = 0`,
-  :math:`c_i = (s_i+s_{i+1})/2`, :math:`c_n = 1` (so :math:`\sum_i w_i = 1`): potential energies and
-  W2 use :math:`\int_0^1 f(X(s))\,ds \approx \sum_i w_i f(x_i)`;
+  :math:`c_i = (s_i+s_{i+1})/2`, :math:`c_n = 1` (so :math:`\sum_i w_i = 1`): potential
+  energies and W2 use :math:`\int_0^1 f(X(s))\,ds \approx \sum_i w_i f(x_i)`;
 - gap masses :math:`\mu_j = s_{j+1} - s_j` (j = 1..n-1): internal energies use the midpoint rule
   :math:`\int U(\rho)\,dx = \int_0^1 U(1/X')X'\,ds \approx \sum_j \mu_j f(\ell_j/\mu_j)` with
   :math:`\ell_j = x_{j+1}-x_j`, :math:`f(v) = vU(1/v)`; :math:`r_j = \mu_j/\ell_j` is the density
@@ -23,19 +23,23 @@ The discrete W2 between two node vectors on the same grid, :math:`\sqrt{\sum_i w
 :math:`\sum_i w_i\delta_{y_i}` (both sorted: the monotone coupling is optimal), and a second-order
 quadrature of the continuum W2 on a smoothly graded grid.
 
-Grids (numerics.md §3.1): a uniform mass grid is tail-dominated (order ≈ ½); use the tail-graded
-:func:`gaussian_grid` (:math:`s_i = \Phi(z_i)`, z uniform on [−8, 8]) for unbounded support and the
-cosine-clustered :func:`cosine_grid` (:math:`s = \tfrac12(1-\cos\pi t)`) for compact support.
+Grids (docs/numerics.md §3.1): a uniform mass grid is tail-dominated (order ≈ ½); use the
+tail-graded :func:`gaussian_grid` (:math:`s_i = \Phi(z_i)`, z uniform on [−8, 8]) for unbounded
+support and the cosine-clustered :func:`cosine_grid` (:math:`s = \tfrac12(1-\cos\pi t)`) for
+compact support.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
+
+from theory.validate import as_finite_array, check_int, check_positive_scalar
 
 __all__ = [
     "MassGrid",
@@ -57,6 +61,21 @@ __all__ = [
 Array = NDArray[np.float64]
 
 
+def check_finite_scalar(value: float, name: str) -> float:
+    """A finite float of any sign, else ValueError naming ``name``.
+
+    Private to theory.oned (``theory.validate`` checks only positive / non-negative scalars).
+    """
+    if not isinstance(value, bool):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        if math.isfinite(v):
+            return v
+    raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
 @dataclass(frozen=True)
 class MassGrid:
     """Mass coordinates of the Lagrangian nodes and their quadrature weights.
@@ -67,7 +86,8 @@ class MassGrid:
         sc ((n,) array): the complements 1 − s, accurate in the upper tail.
         w ((n,) array): node weights (cell masses), positive, summing to 1.
         mu ((n-1,) array): gap masses :math:`s_{j+1}-s_j` (> 0).
-        kind (str): how the grid was built (``"gaussian"``, ``"cosine"``, ``"uniform"``, ``"custom"``).
+        kind (str): how the grid was built (``"gaussian"``, ``"cosine"``, ``"uniform"``,
+            ``"custom"``).
     """
 
     s: Array
@@ -90,7 +110,7 @@ class MassGrid:
 
 
 def mass_grid(s: ArrayLike, sc: ArrayLike | None = None, kind: str = "custom") -> MassGrid:
-    """Build a :class:`MassGrid` from node masses ``s`` (and optionally accurate complements ``sc``).
+    """Build a :class:`MassGrid` from node masses ``s`` (optionally accurate complements ``sc``).
 
     Lower-half quantities (s ≤ ½) are differenced in s, upper-half ones in sc, so tail cell
     masses keep relative accuracy (e.g. Φ(−8) ≈ 6e-16 on both sides).
@@ -117,15 +137,13 @@ def mass_grid(s: ArrayLike, sc: ArrayLike | None = None, kind: str = "custom") -
 
 
 def _check_n(n: int) -> int:
-    if int(n) != n or n < 3:
-        raise ValueError(f"n must be an integer >= 3, got {n!r}")
-    return int(n)
+    return check_int(n, "n", minimum=3)
 
 
 def gaussian_grid(n: int, zmax: float = 8.0) -> MassGrid:
     r"""Tail-graded grid :math:`s_i = \Phi(z_i)`, z uniform on [−zmax, zmax] (unbounded support).
 
-    Second order for Gaussian-like tails (numerics.md §3.1); zmax = 6 stalls at ≈ 6e-6.
+    Second order for Gaussian-like tails (docs/numerics.md §3.1); zmax = 6 stalls at ≈ 6e-6.
 
     Example:
         >>> g = gaussian_grid(5)
@@ -133,14 +151,16 @@ def gaussian_grid(n: int, zmax: float = 8.0) -> MassGrid:
         (1.0, 5)
     """
     n = _check_n(n)
-    if not zmax > 0:
-        raise ValueError(f"zmax must be > 0, got {zmax!r}")
+    check_positive_scalar(zmax, "zmax")
     z = np.linspace(-zmax, zmax, n)
     return mass_grid(special.ndtr(z), special.ndtr(-z), "gaussian")
 
 
 def cosine_grid(n: int) -> MassGrid:
-    r"""Cosine-clustered grid :math:`s_i = \tfrac12(1-\cos(\pi t_i))`, t uniform on [0, 1] (compact support)."""
+    r"""Cosine-clustered grid :math:`s_i = \tfrac12(1-\cos(\pi t_i))`, t uniform on [0, 1].
+
+    For compact support: nodes cluster at both ends of the support (docs/numerics.md §3.1).
+    """
     n = _check_n(n)
     t = np.linspace(0.0, 1.0, n)
     s = np.sin(0.5 * np.pi * t) ** 2  # = (1 - cos(pi t))/2 without cancellation
@@ -150,16 +170,19 @@ def cosine_grid(n: int) -> MassGrid:
 
 
 def uniform_grid(n: int) -> MassGrid:
-    r"""Uniform mass grid :math:`s_i = (i-\tfrac12)/n` (order ≈ ½ for unbounded support; a control)."""
+    r"""Uniform mass grid :math:`s_i = (i-\tfrac12)/n` (a control: order ≈ ½)."""
     n = _check_n(n)
     s = (np.arange(n) + 0.5) / n
     return mass_grid(s, s[::-1].copy(), "uniform")
 
 
 def gaussian_quantile(mean: float = 0.0, sd: float = 1.0) -> Callable[..., Array]:
-    """The quantile function of N(mean, sd²) with the ``(s, sc=None)`` signature (tail-accurate)."""
-    if not (np.isfinite(mean) and np.isfinite(sd) and sd > 0):
-        raise ValueError(f"need finite mean and sd > 0, got {mean!r}, {sd!r}")
+    """The quantile function of N(mean, sd²) with the ``(s, sc=None)`` signature (tail-accurate).
+
+    Raises:
+        ValueError: naming ``mean`` or ``sd`` if not finite (sd also > 0).
+    """
+    mean, sd = check_finite_scalar(mean, "mean"), check_positive_scalar(sd, "sd")
 
     def q(s: ArrayLike, sc: ArrayLike | None = None) -> Array:
         s = np.asarray(s, dtype=np.float64)
@@ -172,29 +195,32 @@ def gaussian_quantile(mean: float = 0.0, sd: float = 1.0) -> Callable[..., Array
     return q
 
 
-def validate_nodes(x: ArrayLike, grid: MassGrid, name: str = "x") -> Array:
-    """Return ``x`` as float64, checking shape (n,), finiteness and strict ordering.
+def validate_nodes(x: ArrayLike, grid: MassGrid, name: str = "x", *,
+                   strict: bool = True) -> Array:
+    """Return ``x`` as float64, checking shape (n,), finiteness and ordering.
+
+    Args:
+        x: candidate quantile nodes on ``grid``.
+        grid: the mass grid.
+        name: the argument's name for error messages.
+        strict: require strictly increasing nodes (a measure with a density); with False,
+            ties are allowed (non-decreasing: e.g. the quantile nodes of atoms).
 
     Raises:
-        ValueError: naming ``name`` if ``x`` is not a finite strictly increasing (n,) array.
+        ValueError: naming ``name`` if ``x`` is not a finite (n,) array ordered as required.
     """
-    a = np.asarray(x, dtype=np.float64)
+    a = as_finite_array(x, name)
     if a.shape != (grid.n,):
         raise ValueError(f"{name} must have shape ({grid.n},), got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite")
-    if np.any(np.diff(a) <= 0.0):
+    if strict and np.any(np.diff(a) <= 0.0):
         raise ValueError(f"{name} must be strictly increasing (a quantile vector)")
+    if not strict and np.any(np.diff(a) < 0.0):
+        raise ValueError(f"{name} must be non-decreasing (a quantile vector)")
     return a
 
 
 def _nondecreasing(x: ArrayLike, grid: MassGrid, name: str) -> Array:
-    a = np.asarray(x, dtype=np.float64)
-    if a.shape != (grid.n,) or not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be a finite array of shape ({grid.n},)")
-    if np.any(np.diff(a) < 0.0):
-        raise ValueError(f"{name} must be non-decreasing (a quantile vector)")
-    return a
+    return validate_nodes(x, grid, name, strict=False)
 
 
 def w2_sq(x: ArrayLike, y: ArrayLike, grid: MassGrid) -> float:
@@ -219,10 +245,10 @@ def w2(x: ArrayLike, y: ArrayLike, grid: MassGrid) -> float:
 
 
 def w2_to_quantile(x: ArrayLike, grid: MassGrid, quantile: Callable[..., Array]) -> float:
-    r"""W2 between nodes ``x`` and a reference given by its quantile function, on the grid's quadrature.
+    r"""W2 (not squared) between nodes ``x`` and a reference given by its quantile function.
 
     :math:`\big(\sum_i w_i (x_i - X_{ref}(s_i))^2\big)^{1/2}` — the weighted quantile-L² error used
-    for the solver's order of accuracy (numerics.md §3.1 table). ``quantile`` is called as
+    for the solver's order of accuracy (docs/numerics.md §3.1 table). ``quantile`` is called as
     ``quantile(s, sc=1-s)`` (see :meth:`MassGrid.nodes`).
     """
     a = _nondecreasing(x, grid, "x")
@@ -259,8 +285,8 @@ def moments(x: ArrayLike, grid: MassGrid) -> dict[str, float]:
     return {"mean": mean, "var": var, "m2": m2}
 
 
-def quantiles_by_bisection(cdf: Callable[[Array], Array], s: ArrayLike, lo: ArrayLike, hi: ArrayLike,
-                           *, pdf: Callable[[Array], Array] | None = None,
+def quantiles_by_bisection(cdf: Callable[[Array], Array], s: ArrayLike, lo: ArrayLike,
+                           hi: ArrayLike, *, pdf: Callable[[Array], Array] | None = None,
                            sf: Callable[[Array], Array] | None = None,
                            sc: ArrayLike | None = None, xtol: float = 1e-14) -> Array:
     r"""Invert a continuous CDF at the masses ``s`` (vectorised bisection, then Newton polish).
@@ -268,7 +294,8 @@ def quantiles_by_bisection(cdf: Callable[[Array], Array], s: ArrayLike, lo: Arra
     Solves :math:`F(x) = s` on [lo, hi] (F(lo) ≤ s ≤ F(hi) required; ``lo``/``hi`` scalars or
     per-mass arrays). For s > ½ and a survival
     function ``sf`` given, solves :math:`1 - F(x) = 1 - s` instead (with ``sc`` = the accurate
-    complements 1 − s when given), which keeps the upper tail accurate to relative precision. With ``pdf`` given, two Newton steps polish the root.
+    complements 1 − s when given), which keeps the upper tail accurate to relative precision.
+    With ``pdf`` given, two Newton steps polish the root.
 
     Raises:
         ValueError: if the bracket does not contain all masses or ``s`` leaves [0, 1].

@@ -1,7 +1,7 @@
 r"""1-D data laws: Gaussian mixtures (exact CDF), atomic measures, and OU smoothing of atoms.
 
-Claim served: C10 (data without density, theory.md R6). The OU process for time δ maps a point a
-to :math:`\mathcal N(e^{-\delta}a, 1-e^{-2\delta})`, so the OU-smoothed atomic measure
+Claim served: C10 (data without density, docs/theory.md R6). The OU process for time δ maps a
+point a to :math:`\mathcal N(e^{-\delta}a, 1-e^{-2\delta})`, so the OU-smoothed atomic measure
 :math:`P = \sum_k p_k\delta_{a_k}` is the Gaussian mixture
 
 .. math:: \rho_\delta = \sum_k p_k\,\mathcal N\big(e^{-\delta}a_k,\ 1-e^{-2\delta}\big),
@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from theory.oned._measures import quantiles_by_bisection
+from theory.validate import as_positive_array, as_vector, check_positive_scalar
 
 __all__ = ["Atoms1D", "GaussianMixture1D", "w2_atoms_to_mixture", "w2_between_quantiles"]
 
@@ -29,10 +30,11 @@ Array = NDArray[np.float64]
 _SQ2PI = np.sqrt(2.0 * np.pi)
 
 
-def _weights(p: ArrayLike, n: int, name: str) -> Array:
-    w = np.asarray(p, dtype=np.float64)
-    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
-        raise ValueError(f"{name} must be {n} positive finite weights")
+def _normalised(p: ArrayLike, n: int, name: str) -> Array:
+    """Positive finite weights of shape (n,) (validated), divided by their sum."""
+    w = as_positive_array(p, name)
+    if w.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {w.shape}")
     return w / w.sum()
 
 
@@ -58,13 +60,10 @@ class GaussianMixture1D:
     @classmethod
     def make(cls, weights: ArrayLike, means: ArrayLike, sds: ArrayLike) -> GaussianMixture1D:
         """Validate and normalise; raises ValueError on bad shapes or non-positive sds/weights."""
-        m = np.atleast_1d(np.asarray(means, dtype=np.float64))
+        m = as_vector(np.atleast_1d(np.asarray(means, dtype=np.float64)), "means")
         sd = np.broadcast_to(np.asarray(sds, dtype=np.float64), m.shape).copy()
-        if m.ndim != 1 or not np.all(np.isfinite(m)):
-            raise ValueError("means must be a finite 1-D array")
-        if not np.all(np.isfinite(sd)) or np.any(sd <= 0):
-            raise ValueError("sds must be finite and > 0")
-        return cls(_weights(weights, m.size, "weights"), m, sd)
+        as_positive_array(sd, "sds")
+        return cls(_normalised(weights, m.size, "weights"), m, sd)
 
     def pdf(self, x: ArrayLike) -> Array:
         x = np.asarray(x, dtype=np.float64)
@@ -104,7 +103,7 @@ class GaussianMixture1D:
 
 @dataclass(frozen=True)
 class Atoms1D:
-    r"""An atomic measure :math:`P = \sum_k p_k\delta_{a_k}` (no density: theory.md A-δ, R6).
+    r"""An atomic measure :math:`P = \sum_k p_k\delta_{a_k}` (no density: docs/theory.md A-δ, R6).
 
     Example:
         >>> P = Atoms1D.make([-1.0, 2.0], [0.5, 0.5])
@@ -117,12 +116,10 @@ class Atoms1D:
 
     @classmethod
     def make(cls, points: ArrayLike, weights: ArrayLike | None = None) -> Atoms1D:
-        """Sort the atoms (merging nothing); weights default to uniform; ValueError on bad input."""
-        a = np.atleast_1d(np.asarray(points, dtype=np.float64))
-        if a.ndim != 1 or not np.all(np.isfinite(a)):
-            raise ValueError("points must be a finite 1-D array")
+        """Sort the atoms (merging nothing); weights default to uniform; ValueError if invalid."""
+        a = as_vector(np.atleast_1d(np.asarray(points, dtype=np.float64)), "points")
         w = np.ones(a.size) if weights is None else weights
-        w = _weights(w, a.size, "weights")
+        w = _normalised(w, a.size, "weights")
         order = np.argsort(a, kind="stable")
         return cls(a[order], w[order])
 
@@ -132,9 +129,11 @@ class Atoms1D:
         return float(self.weights @ self.points**2)
 
     def ou_smooth(self, delta: float) -> GaussianMixture1D:
-        r"""The OU marginal at time δ: :math:`\sum_k p_k\mathcal N(e^{-\delta}a_k, 1-e^{-2\delta})`."""
-        if not (np.isfinite(delta) and delta > 0):
-            raise ValueError(f"delta must be finite and > 0, got {delta!r}")
+        r"""The OU marginal at time δ > 0.
+
+        :math:`\sum_k p_k\mathcal N(e^{-\delta}a_k, 1-e^{-2\delta})` (docs/theory.md R6).
+        """
+        check_positive_scalar(delta, "delta")
         sd = np.sqrt(-np.expm1(-2.0 * delta))
         return GaussianMixture1D.make(self.weights, np.exp(-delta) * self.points,
                                       np.full(self.points.size, sd))
@@ -158,7 +157,7 @@ def _trunc_sq_moment(a: float, lo: Array, hi: Array, m: Array, sd: Array) -> Arr
 
 
 def w2_atoms_to_mixture(atoms: Atoms1D, mix: GaussianMixture1D) -> float:
-    r"""Exact W2 (not squared) between an atomic P and a Gaussian mixture ρ (see module docstring)."""
+    r"""Exact W2 (not squared) between an atomic P and a Gaussian mixture ρ (module docstring)."""
     cum = np.cumsum(atoms.weights)[:-1]
     cuts = mix.quantile(np.clip(cum, 1e-300, 1 - 1e-16)) if cum.size else np.array([])
     edges = np.concatenate(([-np.inf], cuts, [np.inf]))
@@ -173,7 +172,8 @@ def w2_atoms_to_mixture(atoms: Atoms1D, mix: GaussianMixture1D) -> float:
 def w2_between_quantiles(q1, q2, *, zmax: float = 8.0, n_panels: int = 3000) -> float:
     r"""W2 (not squared) between two laws with continuous quantile functions ``q(s, sc=1-s)``.
 
-    :math:`W_2^2 = \int_0^1 (q_1(s)-q_2(s))^2ds = \int (q_1(\Phi(z)) - q_2(\Phi(z)))^2\varphi(z)dz`,
+    :math:`W_2^2 = \int_0^1 (q_1(s)-q_2(s))^2ds
+    = \int (q_1(\Phi(z)) - q_2(\Phi(z)))^2\varphi(z)dz`,
     by 8-point Gauss–Legendre on ``n_panels`` panels of [−zmax, zmax] (the truncated mass
     2Φ(−8) ≈ 1.2e-15 is negligible for laws with Gaussian-like tails).
     """
