@@ -28,12 +28,13 @@ from theory.flow import (
     FlowConfig,
     Gaussian,
     authors_residual,
+    block_loss_on_points,
     exact_residual,
     make_block,
+    optimal_block_loss,
     torch_threads,
     train_block,
 )
-from theory.flow.reference import block_loss_on_points, optimal_block_loss
 
 CLAIMS = ("C13", "C12")
 TITLE = "Assumption 1 on the real model: residual vs training, authors' estimator vs exact"

@@ -28,7 +28,13 @@ import ot
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.gaussian import AffineMap, build_flow, compose_inverse, lip_prefixes, spd_with_eigs
+from theory.gaussian import (
+    AffineMap,
+    build_affine_flow,
+    compose_inverse,
+    lip_prefixes,
+    spd_with_eigs,
+)
 from theory.progress import progress
 
 CLAIMS = ("C9", "C11")
@@ -86,7 +92,7 @@ def _perturbed_inverses(flow, kind: str, delta: float, rng: np.random.Generator)
 
 def _affine_case(d, gamma, n_blocks, kind, delta, rng) -> dict:
     m0, s0 = _data(d, rng)
-    flow = build_flow(m0, s0, gammas=np.full(n_blocks, gamma))
+    flow = build_affine_flow(m0, s0, gammas=np.full(n_blocks, gamma))
     s_list, dn = _perturbed_inverses(flow, kind, delta, rng)
     big_s = compose_inverse(s_list)
     f = flow.forward_map()
@@ -110,7 +116,7 @@ def _affine_case(d, gamma, n_blocks, kind, delta, rng) -> dict:
 def _projection_case(d: int, rng: np.random.Generator) -> dict:
     """Non-invertible S = projection on k < d coordinates: KL can only decrease (L1)."""
     m0, s0 = _data(d, rng)
-    flow = build_flow(m0, s0, gammas=np.full(3, 0.5))
+    flow = build_affine_flow(m0, s0, gammas=np.full(3, 0.5))
     out = []
     for k in range(1, d):
         p = np.eye(d)[:k]
@@ -123,7 +129,7 @@ def _projection_case(d: int, rng: np.random.Generator) -> dict:
 def _sine_case(d, gamma, n_blocks, delta, cfg, rng) -> dict:
     """Nonlinear Lipschitz perturbation; W2 by POT exact OT with its sample-size floor."""
     m0, s0 = _data(d, rng)
-    flow = build_flow(m0, s0, gammas=np.full(n_blocks, gamma))
+    flow = build_affine_flow(m0, s0, gammas=np.full(n_blocks, gamma))
     dirs = [(rng.standard_normal(d), rng.standard_normal(d)) for _ in range(n_blocks)]
     dirs = [(a / np.linalg.norm(a), v / np.linalg.norm(v)) for a, v in dirs]
     inv = [t.inverse() for t in flow.blocks]

@@ -26,7 +26,7 @@ import numpy as np
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.gaussian import build_flow, inexact_trajectory, random_rotation
+from theory.gaussian import build_affine_flow, inexact_trajectory, random_rotation
 from theory.progress import progress
 from theory.rates import fit_line, fit_loglog, seed_interval
 
@@ -84,7 +84,7 @@ def _data(shape: str, d: int, rng: np.random.Generator, ou_delta: float):
 def _flow_kl(m0, s0, gamma, eps, n, kind, seed) -> tuple[float, float, np.ndarray]:
     """KL(P‖q̂) from the generated law, KL(ρ_N‖q), and KL(ρ_n‖q) for n = 0..N."""
     tr = inexact_trajectory(m0, s0, gamma=gamma, eps=eps, n_steps=n, kind=kind, seed=seed)
-    flow = build_flow(m0, s0, gammas=np.full(n, gamma),
+    flow = build_affine_flow(m0, s0, gammas=np.full(n, gamma),
                       step=lambda mu, sig, k: (tr.means[k], tr.covs[k]))
     kls = tr.kl_to_target()
     return flow.kl_generated(), flow.kl_forward(), kls

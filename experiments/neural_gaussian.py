@@ -27,13 +27,14 @@ from theory import bounds, gaussian
 from theory.flow import (
     FlowConfig,
     Gaussian,
+    block_loss_on_points,
     flow_kl,
     gaussian_fit,
+    jko_trajectory,
     kl_from_q_samples,
     torch_threads,
     train_flow,
 )
-from theory.flow.reference import block_loss_on_points, jko_trajectory
 
 CLAIMS = ("C8", "C9", "C12")
 TITLE = "Neural JKO flow on Gaussian data vs the closed-form JKO trajectory (C8, C9, C12)"

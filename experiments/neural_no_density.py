@@ -25,6 +25,7 @@ from theory import bounds
 from theory.flow import (
     Circle,
     FlowConfig,
+    finite_n_kl_bound,
     flow_kl,
     max_jacobian_norm,
     ou_smooth,
@@ -34,7 +35,6 @@ from theory.flow import (
     w2_null_band,
     w2_sq_debiased,
 )
-from theory.flow.reference import finite_n_kl_bound
 
 CLAIMS = ("C10", "C11")
 TITLE = "Neural JKO flow on circle data (OU-smoothed): mixed KL–W2 guarantee, inversion errors"

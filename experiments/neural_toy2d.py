@@ -25,6 +25,7 @@ from theory import bounds
 from theory.flow import (
     FlowConfig,
     Toy2D,
+    finite_n_kl_bound,
     flow_kl,
     ring_mixture,
     std_normal_log_prob,
@@ -33,7 +34,6 @@ from theory.flow import (
     w2_emd,
     w2_null_band,
 )
-from theory.flow.reference import finite_n_kl_bound
 
 CLAIMS = ("C8", "C9")
 TITLE = "Neural JKO flow on 2-D mixture/toy data: KL, NLL, sample W2, inversion, KL vs max ε²"

@@ -24,7 +24,7 @@ import numpy as np
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds, gaussian
-from theory.gaussian import build_flow, inexact_trajectory
+from theory.gaussian import build_affine_flow, inexact_trajectory
 from theory.progress import progress
 
 CLAIMS = ("C10",)
@@ -96,7 +96,7 @@ def _mixed(ds: dict, delta: float, eps: float, gamma: float) -> dict:
     w0 = gaussian.w2(md, cd)
     n = bounds.n_blocks_required(w0, eps, gamma, 1.0)
     tr = inexact_trajectory(md, cd, gamma=gamma, eps=eps, n_steps=n, kind="mean")
-    flow = build_flow(md, cd, gammas=np.full(n, gamma),
+    flow = build_affine_flow(md, cd, gammas=np.full(n, gamma),
                       step=lambda mu, sig, k: (tr.means[k], tr.covs[k]))
     f = flow.forward_map()
     mq, cq = flow.generated_law()

@@ -42,6 +42,7 @@ from theory.flow import (
     JKOFlow,
     Toy2D,
     VelocityField,
+    affine_block_loss,
     authors_residual,
     divergence,
     exact_residual,
@@ -49,10 +50,10 @@ from theory.flow import (
     integrate,
     kl_from_q_samples,
     kl_k3,
+    optimal_block_loss,
     ou_smooth,
     w2_emd,
 )
-from theory.flow.reference import affine_block_loss, optimal_block_loss
 
 #: the random block must move points this far (RMS) for the round-trip test to be able to fail
 MIN_MOVEMENT = 0.3
@@ -275,7 +276,7 @@ def test_geometric_schedule_is_jko_iflow_2d():
 
 @pytest.mark.parametrize("gammas", [(0.5,), (0.25, 0.35, 0.49), (1.0, 2.0)])
 def test_finite_n_kl_bound_holds_on_exact_gaussian_trajectories(gammas):
-    from theory.flow.reference import finite_n_kl_bound, jko_trajectory
+    from theory.flow import finite_n_kl_bound, jko_trajectory
 
     m, cov = [3.0, -1.0], [[4.0, 1.5], [1.5, 1.0]]
     traj = jko_trajectory(m, cov, gammas)

@@ -25,7 +25,9 @@ from theory.flow import (
     Gaussian,
     JKOFlow,
     Potential,
+    affine_block_loss,
     as_potential,
+    block_loss_on_points,
     exact_residual,
     flow_kl,
     max_jacobian_norm,
@@ -34,7 +36,6 @@ from theory.flow import (
     w2_null_band,
     w2_sq_debiased,
 )
-from theory.flow.reference import affine_block_loss, block_loss_on_points
 
 
 def _points(seed, n=50, d=3):

@@ -35,10 +35,10 @@ from theory.flow import (
     flow_kl,
     kl_from_q_samples,
     make_block,
+    optimal_block_loss,
     train_block,
     train_flow,
 )
-from theory.flow.reference import optimal_block_loss
 
 M0 = np.array([1.0, -0.5])
 S0 = np.array([[2.0, 0.8], [0.8, 1.0]])

@@ -13,7 +13,7 @@ from tests.tolerances import (
     TINY_W2_REACHED,
 )
 from theory import gaussian
-from theory.gaussian import build_flow, inexact_trajectory
+from theory.gaussian import build_affine_flow, inexact_trajectory
 
 
 def _data(rng, d):
@@ -24,7 +24,7 @@ def _data(rng, d):
 @pytest.mark.parametrize("d", [1, 2, 5])
 def test_blocks_push_marginals(rng, d):
     m0, s0 = _data(rng, d)
-    flow = build_flow(m0, s0, gammas=[0.5, 1.0, 2.0])
+    flow = build_affine_flow(m0, s0, gammas=[0.5, 1.0, 2.0])
     for n, t in enumerate(flow.blocks, 1):
         m, s = t.push(flow.means[n - 1], flow.covs[n - 1])
         np.testing.assert_allclose(m, flow.means[n], atol=AFFINE_MEAN_ATOL)
@@ -38,7 +38,7 @@ def test_blocks_push_marginals(rng, d):
 def test_generated_law_by_sampling(rng, d):
     """q̂ = F^{-1}_# N(0,I): push noise samples backward and compare moments (5 sd)."""
     m0, s0 = _data(rng, d)
-    flow = build_flow(m0, s0, gammas=np.full(4, 0.7))
+    flow = build_affine_flow(m0, s0, gammas=np.full(4, 0.7))
     mq, cq = flow.generated_law()
     z = rng.standard_normal((200_000, d))
     x = flow.forward_map().inverse()(z)
@@ -51,7 +51,7 @@ def test_kl_generated_equals_kl_forward_with_inexact_blocks(rng):
     """C9: KL(P‖q̂) from q̂ itself = KL(ρ_N‖q) (KL invariant under the common bijection F)."""
     m0, s0 = _data(rng, 3)
     tr = inexact_trajectory(m0, s0, gamma=0.5, eps=0.05, n_steps=12, kind="mixed", seed=3)
-    flow = build_flow(m0, s0, gammas=np.full(12, 0.5),
+    flow = build_affine_flow(m0, s0, gammas=np.full(12, 0.5),
                       step=lambda mu, sig, k: (tr.means[k], tr.covs[k]))
     a, b = flow.kl_generated(), flow.kl_forward()
     assert a == pytest.approx(b, rel=KL_PUSHED_RTOL)
@@ -61,11 +61,11 @@ def test_kl_generated_equals_kl_forward_with_inexact_blocks(rng):
 def test_many_exact_blocks_generate_data_law(rng):
     """With many exact blocks ρ_N → q, so q̂ → P."""
     m0, s0 = _data(rng, 2)
-    flow = build_flow(m0, s0, gammas=np.full(60, 1.0))
+    flow = build_affine_flow(m0, s0, gammas=np.full(60, 1.0))
     mq, cq = flow.generated_law()
     assert gaussian.w2(m0, s0, mq, cq) < TINY_W2_REACHED
 
 
 def test_singular_data_rejected():
     with pytest.raises(ValueError, match="cov must be positive definite"):
-        build_flow(np.zeros(2), np.diag([1.0, 0.0]), gammas=[1.0])
+        build_affine_flow(np.zeros(2), np.diag([1.0, 0.0]), gammas=[1.0])

@@ -16,7 +16,13 @@ from tests.tolerances import (
     KL_PUSHED_LONG_RTOL,
 )
 from theory import bounds, gaussian
-from theory.gaussian import AffineMap, build_flow, fb_fixed_point, fb_step, inexact_trajectory
+from theory.gaussian import (
+    AffineMap,
+    build_affine_flow,
+    fb_fixed_point,
+    fb_step,
+    inexact_trajectory,
+)
 
 
 @given(d=st.integers(1, 6), seed=seeds, n=st.integers(1, 8), delta=log_uniform(1e-8, 0.3),
@@ -26,7 +32,7 @@ def test_c11_inversion_chain(d, seed, n, delta, gamma, data):
     rng = np.random.default_rng(seed)
     cov = data.draw(spd_matrices(d=d, cond_max=1e3))
     m0 = data.draw(means(d))
-    flow = build_flow(m0, cov, gammas=np.full(n, gamma))
+    flow = build_affine_flow(m0, cov, gammas=np.full(n, gamma))
     s_list, dn = [], []
     for k, t in enumerate(flow.blocks, 1):
         inv = t.inverse()
@@ -78,7 +84,7 @@ def test_c8_c9_generation_and_guarantee(d, seed, gamma, eps, kind, data):
     w0 = gaussian.w2(m0, cov)
     n = bounds.n_blocks_required(w0, eps, gamma, 1.0)
     tr = inexact_trajectory(m0, cov, gamma=gamma, eps=eps, n_steps=n, kind=kind, seed=seed)
-    flow = build_flow(m0, cov, gammas=np.full(n, gamma),
+    flow = build_affine_flow(m0, cov, gammas=np.full(n, gamma),
                       step=lambda mu, sig, k: (tr.means[k], tr.covs[k]))
     kl_gen, kl_fwd = flow.kl_generated(), flow.kl_forward()
     assert abs(kl_gen - kl_fwd) <= KL_PUSHED_LONG_RTOL * kl_fwd + KL_PUSHED_ATOL

@@ -1,28 +1,24 @@
 """The paper's model: a torch JKO flow network (JKO-iFlow style) with exact densities.
 
 Claims C8-C13 on the real model. Training may be float32; every reported number is float64.
-Public names are re-exported from these modules:
+Public names are re-exported from small private modules:
 
-- :mod:`~theory.flow.ode` (RK4 with log-det), :mod:`~theory.flow.block` (one ODE block),
-  :mod:`~theory.flow.flow` (the stack, densities both ways, :class:`FlowConfig`);
+- the network: ``_ode`` (fixed-step RK4/Euler with the exact log-determinant), ``_block`` (one
+  ODE block, :class:`Block`, :class:`VelocityField`), ``_model`` (the stack :class:`JKOFlow`,
+  densities both ways, :class:`FlowConfig`, :func:`gamma_schedule`);
 - block-wise training (``_train``: :func:`train_block`, :func:`train_flow`), per-block float64
   diagnostics (``_evaluate``: :class:`BlockDiagnostics`, :class:`EvalState`) and resumable
   checkpoints (``_checkpoint``);
 - the target potential V with its gradient (``_potential``: :class:`Potential`,
   :data:`quadratic_potential`), per-row Jacobians (``_jacobian``: :func:`max_jacobian_norm`) and
   the scoped torch thread count (``_threads``: :func:`torch_threads`);
-- :mod:`~theory.flow.data` (laws), :mod:`~theory.flow.diagnostics` (KL estimators, sample W2),
-  :mod:`~theory.flow.residual` (Assumption-1 residual, exact and the authors' estimator),
-  :mod:`~theory.flow.reference` (Gaussian closed forms for the model).
+- data laws with exact densities (``_data``), KL estimators and sample W2 (``_diagnostics``), the
+  Assumption-1 residual, exact and the authors' estimator (``_residual``), and Gaussian closed
+  forms for the model's blocks (``_reference``).
 """
 
-from theory.flow._evaluate import BlockDiagnostics, EvalState
-from theory.flow._jacobian import batch_jacobian, max_jacobian_norm
-from theory.flow._potential import Potential, as_potential, quadratic_potential
-from theory.flow._threads import torch_threads
-from theory.flow._train import TrainResult, train_block, train_flow
-from theory.flow.block import Block, VelocityField
-from theory.flow.data import (
+from theory.flow._block import Block, VelocityField
+from theory.flow._data import (
     Circle,
     Gaussian,
     GaussianMixture,
@@ -32,7 +28,7 @@ from theory.flow.data import (
     ring_mixture,
     std_normal_log_prob,
 )
-from theory.flow.diagnostics import (
+from theory.flow._diagnostics import (
     flow_kl,
     gaussian_fit,
     kl_from_q_samples,
@@ -41,9 +37,21 @@ from theory.flow.diagnostics import (
     w2_null_band,
     w2_sq_debiased,
 )
-from theory.flow.flow import FlowConfig, JKOFlow, gamma_schedule, make_block
-from theory.flow.ode import divergence, integrate
-from theory.flow.residual import authors_residual, exact_residual, kde_score
+from theory.flow._evaluate import BlockDiagnostics, EvalState
+from theory.flow._jacobian import batch_jacobian, max_jacobian_norm
+from theory.flow._model import FlowConfig, JKOFlow, gamma_schedule, make_block
+from theory.flow._ode import divergence, integrate
+from theory.flow._potential import Potential, as_potential, quadratic_potential
+from theory.flow._reference import (
+    affine_block_loss,
+    block_loss_on_points,
+    finite_n_kl_bound,
+    jko_trajectory,
+    optimal_block_loss,
+)
+from theory.flow._residual import authors_residual, exact_residual, kde_score
+from theory.flow._threads import torch_threads
+from theory.flow._train import TrainResult, train_block, train_flow
 
 __all__ = [
     "Block",
@@ -59,20 +67,25 @@ __all__ = [
     "Toy2D",
     "TrainResult",
     "VelocityField",
+    "affine_block_loss",
     "as_potential",
     "authors_residual",
     "batch_jacobian",
+    "block_loss_on_points",
     "divergence",
     "exact_residual",
+    "finite_n_kl_bound",
     "flow_kl",
     "gamma_schedule",
     "gaussian_fit",
     "integrate",
+    "jko_trajectory",
     "kde_score",
     "kl_from_q_samples",
     "kl_k3",
     "make_block",
     "max_jacobian_norm",
+    "optimal_block_loss",
     "ou_smooth",
     "quadratic_potential",
     "ring_mixture",

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from theory.flow.flow import FlowConfig, JKOFlow
+from theory.flow._model import FlowConfig, JKOFlow
 from theory.io import atomic_path
 
 __all__ = ["fingerprint", "load_checkpoint", "save_checkpoint"]

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from theory.flow._block import Block
+from theory.flow._data import std_normal_log_prob
+from theory.flow._diagnostics import kl_k3
 from theory.flow._potential import Potential, quadratic_potential
-from theory.flow.block import Block
-from theory.flow.data import std_normal_log_prob
-from theory.flow.diagnostics import kl_k3
-from theory.flow.residual import authors_residual, exact_residual
+from theory.flow._residual import authors_residual, exact_residual
 
 __all__ = ["BlockDiagnostics", "EvalState"]
 

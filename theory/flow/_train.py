@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from theory.flow._block import Block
 from theory.flow._checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from theory.flow._evaluate import BlockDiagnostics, EvalState
+from theory.flow._model import FlowConfig, JKOFlow, make_block
 from theory.flow._potential import Potential, as_potential, quadratic_potential
-from theory.flow.block import Block
-from theory.flow.flow import FlowConfig, JKOFlow, make_block
 from theory.progress import progress
 from theory.validate import check_positive_scalar
 
@@ -141,7 +141,7 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
 
     Args:
         cfg: the flow configuration.
-        data: a law from :mod:`theory.flow.data` (``sample``; ``log_prob`` if ``has_density``).
+        data: a law from :mod:`theory.flow._data` (``sample``; ``log_prob`` if ``has_density``).
         n_eval: held-out ρ_0 points for the diagnostics.
         n_residual: the residual subset (the first ``n_residual`` held-out points).
         authors: also compute the authors' residual estimator (KDE h = ``kde_h``, n = n_residual).

@@ -26,7 +26,7 @@ small private modules:
 """
 
 from theory.gaussian._affine import AffineMap
-from theory.gaussian._affine_flow import GaussianFlow, build_flow
+from theory.gaussian._affine_flow import AffineFlow, build_affine_flow
 from theory.gaussian._brute_force import BruteForceStep, JkoObjective, jko_step_brute_force
 from theory.gaussian._forward_backward import fb_fixed_point, fb_step, prox_residual
 from theory.gaussian._inexact import KINDS as INEXACT_KINDS
@@ -49,14 +49,14 @@ from theory.gaussian._trajectory import (
 
 __all__ = [
     "INEXACT_KINDS",
+    "AffineFlow",
     "AffineMap",
     "BruteForceStep",
-    "GaussianFlow",
     "GaussianPath",
     "InexactTrajectory",
     "JkoObjective",
     "StandardTrajectory",
-    "build_flow",
+    "build_affine_flow",
     "compose_inverse",
     "convexity_modulus",
     "entropy",

@@ -25,7 +25,7 @@ from theory.gaussian._trajectory import iterate_steps
 from theory.spd import spectrum
 from theory.validate import as_vector
 
-__all__ = ["GaussianFlow", "build_flow"]
+__all__ = ["AffineFlow", "build_affine_flow"]
 
 Array = NDArray[np.float64]
 #: ``step(mean, cov, n) -> (new_mean, new_cov)``: the law after block n (1-based).
@@ -33,7 +33,7 @@ StepFn = Callable[[Array, Array, int], tuple[Array, Array]]
 
 
 @dataclass(frozen=True)
-class GaussianFlow:
+class AffineFlow:
     """N affine blocks and the Gaussian marginals they produce.
 
     Attributes:
@@ -74,7 +74,7 @@ class GaussianFlow:
         return kl(self.means[-1], self.covs[-1], self.target_mean, self.target_cov)
 
 
-def build_flow(
+def build_affine_flow(
     mean: ArrayLike,
     cov: ArrayLike,
     *,
@@ -82,7 +82,7 @@ def build_flow(
     step: StepFn | None = None,
     target_mean: ArrayLike | None = None,
     target_cov: ArrayLike | None = None,
-) -> GaussianFlow:
+) -> AffineFlow:
     """Build the affine JKO flow from ρ_0 = N(mean, cov) (``cov`` must be positive definite).
 
     Args:
@@ -114,4 +114,4 @@ def build_flow(
                           lambda k, mu, sig: step(mu, sig, k + 1))
     blocks = [AffineMap.from_centered(ot_map(covs[n - 1], covs[n]), means[n - 1], means[n])
               for n in range(1, g.size + 1)]
-    return GaussianFlow(blocks=blocks, means=means, covs=covs, target_mean=b, target_cov=c)
+    return AffineFlow(blocks=blocks, means=means, covs=covs, target_mean=b, target_cov=c)

@@ -13,7 +13,7 @@ Claims C2-C5, C7, C15, C18, C19 (docs/theory.md §5.2, docs/numerics.md §1.5, �
   (:func:`theory.gaussian.inexact_step`).
 
 The last two share one loop (:func:`iterate_steps`), also used by
-:func:`theory.gaussian.build_flow` and :func:`theory.flow.reference.jko_trajectory`; their
+:func:`theory.gaussian.build_affine_flow` and :func:`theory.flow._reference.jko_trajectory`; their
 results offer ``w2_to_target()`` and ``kl_to_target()`` (arrays of length N+1).
 """
 

@@ -21,7 +21,7 @@ import ot
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from theory.flow.data import std_normal_log_prob
+from theory.flow._data import std_normal_log_prob
 from theory.validate import as_finite_array, check_int
 
 __all__ = [

@@ -73,7 +73,7 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
 
     Args:
         block_fn: ``x -> (T(x), log det ∇T(x))``, differentiable in x with a differentiable
-            log-det (for a :class:`~theory.flow.block.Block` ``b``:
+            log-det (for a :class:`~theory.flow._block.Block` ``b``:
             ``lambda x: b(x, create_graph=True)``). Must act on each row independently.
         x ((n, d) tensor): samples of ρ_{n-1}.
         score_in ((n, d) tensor): :math:`\nabla\log\rho_{n-1}(x)`.

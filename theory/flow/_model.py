@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from theory.flow.block import Block, VelocityField
-from theory.flow.data import std_normal_log_prob
+from theory.flow._block import Block, VelocityField
+from theory.flow._data import std_normal_log_prob
 from theory.validate import check_int, check_positive_scalar
 
 __all__ = ["SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from theory.flow.ode import DIVERGENCES, METHODS, integrate
+from theory.flow._ode import DIVERGENCES, METHODS, integrate
 from theory.validate import check_int
 
 __all__ = ["ACTIVATIONS", "Block", "VelocityField"]
