@@ -27,7 +27,7 @@ checks: setup
 	$(PY) -m experiments checks
 
 figures: setup
-	$(PY) -m experiments plot all
+	$(PY) -m experiments plot all --profile full
 
 test: setup
 	$(PY) -m pytest
