@@ -335,7 +335,8 @@ def checks(r: dict) -> list[Check]:
                     "worst_ratio.C4", detail=det("C4")),
         ratio_check("C5", "KL(ρ_{n+1}‖q) ≤ (W_n+γε)²/(2γ(2+γλ))", g, w["C5"], "worst_ratio.C5",
                     detail=det("C5")),
-        ratio_check("C6", "P1: KL(ρ_{n+1})+[(1+γλ)W²(ρ_{n+1},ν)+W²(ρ_n,ρ_{n+1})]/(2γ) ≤ "
+        ratio_check("C6", "docs/theory.md P1: KL(ρ_{n+1})+[(1+γλ)W²(ρ_{n+1},ν)"
+                    "+W²(ρ_n,ρ_{n+1})]/(2γ) ≤ "
                     "KL(ν)+W²(ρ_n,ν)/(2γ)+εW(ρ_{n+1},ν)", g + ", one random Gaussian ν per step",
                     w["C6"], "worst_ratio.C6", detail=det("C6")),
         ratio_check("C19", "KL(ρ_N‖q) ≤ (ε + W2(ρ_{N-1},ρ_N)/γ)²/(2λ) (a posteriori)", g,

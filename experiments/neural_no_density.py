@@ -232,7 +232,8 @@ def checks(results: dict) -> list[Check]:
     worst = max((r["w2sq_p_rho_debiased"] + 3 * r["w2sq_p_rho_debiased_se"])
                 / r["w2_p_rho_bound"] ** 2 for r in runs)
     out.append(ratio_check(
-        "C10", "W2²(P, ρ_δ) ≤ (1−e^{−δ})²M₂ + (1−e^{−2δ})d (R6(a); debiased samples + 3 SE)",
+        "C10", "W2²(P, ρ_δ) ≤ (1−e^{−δ})²M₂ + (1−e^{−2δ})d "
+        "(docs/theory.md R6(a); debiased samples + 3 SE)",
         f"circle (m={results['n_atoms']} atoms), δ ∈ {[r['delta'] for r in runs]}",
         worst, "runs.w2sq_p_rho_debiased", slack=0.0,
         detail="debiased emd W2² over replicate pairs (docs/numerics.md §4.3); plug-in W2 "
@@ -245,7 +246,8 @@ def checks(results: dict) -> list[Check]:
         bound = finite_n_kl_bound(r["gammas"], r["w0_bound"], eps)
         kl_hi = r["kl_rho_qhat"] + 3 * r["kl_rho_qhat_se"]
         out.append(ratio_check(
-            "C10", "mixed guarantee, KL part: KL(ρ_δ‖q̂) ≤ finite-N T1+T2 bound with ε = max ε̂_n",
+            "C10", "mixed guarantee, KL part: KL(ρ_δ‖q̂) ≤ finite-N bound of "
+            "docs/theory.md T1, T2 with ε = max ε̂_n",
             f"circle, δ={r['delta']}, {len(r['gammas'])} blocks", kl_hi / bound,
             "runs.kl_rho_qhat", slack=0.0,
             detail=f"KL(ρ_δ‖q̂) {r['kl_rho_qhat']:.4f}±{r['kl_rho_qhat_se']:.4f} nats (k3, exact "

@@ -243,7 +243,8 @@ def checks(results: dict) -> list[Check]:
     nb = len(results["datasets"]["mixture"]["diagnostics"])
     c_ratio = float(np.max(np.array(sw["kl"]) / (results["C_last"] * e**2)))
     out = [ratio_check(
-        "C8", "KL(P‖q̂) = KL(ρ_N‖q) ≤ (W_{N-1}+γ_Nε)²/(2γ_N(2+γ_N)), W_{N-1} by T1 (variable γ), "
+        "C8", "KL(P‖q̂) = KL(ρ_N‖q) ≤ (W_{N-1}+γ_Nε)²/(2γ_N(2+γ_N)), W_{N-1} by "
+        "docs/theory.md T1 (variable γ), "
         "ε = max_n ε̂_n", f"ring mixture, {nb} blocks γ_n=0.25·1.4^(n-1), budgets {sw['budgets']}",
         ratio, "sweep.kl_bound_finite_n", slack=0.0,
         detail=f"KL = k3 + 3 SE; W0 ≤ √M2+√d = {sw['w0_bound']:.2f}; ε̂ uses the network's "

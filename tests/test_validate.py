@@ -13,6 +13,8 @@ from theory.validate import (
     as_nonneg_array,
     as_positive_array,
     as_vector,
+    check_choice,
+    check_finite_scalar,
     check_int,
     check_nonneg_scalar,
     check_positive_scalar,
@@ -50,6 +52,28 @@ def test_check_nonneg_scalar_accepts(value, expected):
 def test_check_nonneg_scalar_rejects_naming_argument(value):
     with pytest.raises(ValueError, match=r"^eps must be a finite number >= 0"):
         check_nonneg_scalar(value, "eps")
+
+
+@pytest.mark.parametrize("value, expected", [(-2.5, -2.5), (0, 0.0), (np.float32(0.5), 0.5)])
+def test_check_finite_scalar_accepts_any_sign(value, expected):
+    out = check_finite_scalar(value, "mean")
+    assert type(out) is float and out == expected
+
+
+@pytest.mark.parametrize("value", [NAN, INF, -INF, *NOT_NUMBERS])
+def test_check_finite_scalar_rejects_naming_argument(value):
+    with pytest.raises(ValueError, match=r"^mean must be a finite number"):
+        check_finite_scalar(value, "mean")
+
+
+def test_check_choice_accepts_a_listed_option():
+    assert check_choice("rk4", "method", ("rk4", "euler")) == "rk4"
+
+
+@pytest.mark.parametrize("value", ["RK4", "", None, 4])
+def test_check_choice_rejects_naming_argument_and_options(value):
+    with pytest.raises(ValueError, match=r"^method must be one of 'rk4', 'euler'"):
+        check_choice(value, "method", ("rk4", "euler"))
 
 
 @pytest.mark.parametrize("value, expected", [(3, 3), (0, 0), (-2, -2), (3.0, 3),

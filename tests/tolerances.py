@@ -360,6 +360,9 @@ PERTURBED_EPS_MIN = 1e-2
 #: Achieved vs prescribed ε of inexact_step above the round-off floor (theory.gaussian._inexact
 #: docstring: 1e-10 relative, polished to 1e-13).
 INEXACT_EPS_RTOL = 1e-10
+#: At the residual's round-off floor (theory.gaussian.residual_floor) the achieved ε is off by
+#: a few floors (the docstring says ≈ 10 u_mach·s ≈ a few floors); allow 4 floors.
+INEXACT_EPS_FLOORS = 4.0
 #: Bounds attained with equality (C3 for the slowest-direction mean shift, stationary KL =
 #: ε²/(2λ)): ratios of W2 / KL values with ~1e-12 relative error, and a transient of (1+γλ)^-N;
 #: 1e-9.

@@ -18,6 +18,8 @@ __all__ = [
     "as_nonneg_array",
     "as_positive_array",
     "as_vector",
+    "check_choice",
+    "check_finite_scalar",
     "check_int",
     "check_nonneg_scalar",
     "check_positive_scalar",
@@ -48,6 +50,26 @@ def _scalar(value: float, name: str, what: str) -> float:
     if not math.isfinite(v):
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return v
+
+
+def check_finite_scalar(value: float, name: str) -> float:
+    """Return ``value`` as a float after checking that it is a finite number (any sign).
+
+    Raises:
+        ValueError: naming ``name`` if the value is not a finite number (NaN, inf, a bool, ...).
+    """
+    return _scalar(value, name, "a finite number")
+
+
+def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` after checking that it is one of ``choices``.
+
+    Raises:
+        ValueError: naming ``name`` and listing the valid choices.
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
 
 
 def check_positive_scalar(value: float, name: str) -> float:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from theory.flow._ode import DIVERGENCES, METHODS, integrate
-from theory.validate import check_int
+from theory.validate import check_choice, check_int
 
 __all__ = ["ACTIVATIONS", "Block", "VelocityField"]
 
@@ -38,8 +38,7 @@ class VelocityField(nn.Module):
         d = check_int(d, "d", minimum=1)
         if len(hidden) == 0 or any((not isinstance(h, int)) or h < 1 for h in hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {hidden!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        check_choice(activation, "activation", ACTIVATIONS)
         self.d = d
         self.time_dependent = bool(time_dependent)
         layers: list[nn.Module] = []
@@ -77,8 +76,7 @@ class Block(nn.Module):
         """Wrap ``field`` (see the class docstring for the arguments)."""
         super().__init__()
         steps = check_int(steps, "steps", minimum=1)
-        if div not in DIVERGENCES:
-            raise ValueError(f"div must be one of {DIVERGENCES}, got {div!r}")
+        check_choice(div, "div", DIVERGENCES)
         self.field = field
         self.steps = steps
         self.div = div
@@ -111,8 +109,7 @@ class Block(nn.Module):
         With ``method="euler"`` or few ``steps`` this is a deliberately inexact inverse (C11).
         """
         self._check(y, "y")
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        check_choice(method, "method", METHODS)
         return integrate(self.field, y, t0=1.0, t1=0.0, steps=steps or self.steps,
                          method=method, logdet=logdet, div=div or self.div,
                          create_graph=create_graph)

@@ -28,6 +28,7 @@ from theory.validate import (
     as_nonneg_array,
     as_positive_array,
     as_vector,
+    check_choice,
     check_int,
     check_nonneg_scalar,
     check_positive_scalar,
@@ -162,8 +163,7 @@ class Toy2D:
 
     def __post_init__(self) -> None:
         """Validate and convert the fields (``ValueError`` naming a bad one)."""
-        if self.name not in TOYS:
-            raise ValueError(f"name must be one of {TOYS}, got {self.name!r}")
+        check_choice(self.name, "name", TOYS)
         check_nonneg_scalar(self.noise, "noise")
 
     d = 2

@@ -22,7 +22,7 @@ from torch import nn
 
 from theory.flow._block import Block, VelocityField
 from theory.flow._data import std_normal_log_prob
-from theory.validate import check_int, check_positive_scalar
+from theory.validate import check_choice, check_int, check_positive_scalar
 
 __all__ = ["SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block"]
 
@@ -114,8 +114,7 @@ class FlowConfig:
         for name in ("d", "n_blocks", "steps", "eval_steps", "iters", "batch", "n_train"):
             v = check_int(getattr(self, name), name, minimum=0 if name == "iters" else 1)
             object.__setattr__(self, name, v)
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        check_choice(self.dtype, "dtype", ("float32", "float64"))
         for name in ("lr", "grad_clip", "lr_min_frac"):
             check_positive_scalar(getattr(self, name), name)
         self.gamma_list()  # validates the schedule

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from theory.validate import check_int
+from theory.validate import check_choice, check_int
 
 __all__ = ["DIVERGENCES", "METHODS", "divergence", "integrate"]
 
@@ -111,10 +111,8 @@ def integrate(field: Field, x: torch.Tensor, *, t0: float = 0.0, t1: float = 1.0
         ValueError: on bad ``steps``, ``method``, ``div`` or a non-2-D ``x``.
     """
     steps = check_int(steps, "steps", minimum=1)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if div not in DIVERGENCES:
-        raise ValueError(f"div must be one of {DIVERGENCES}, got {div!r}")
+    check_choice(method, "method", METHODS)
+    check_choice(div, "div", DIVERGENCES)
     if x.ndim != 2:
         raise ValueError(f"x must have shape (n, d), got {tuple(x.shape)}")
     if logdet and div == "hutchinson" and probe is None:

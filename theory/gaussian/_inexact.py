@@ -55,7 +55,13 @@ from theory.gaussian._residual import residual_at, scale_at
 from theory.gaussian._step import exact_step
 from theory.gaussian._target import _GaussianTarget, gaussian_target, mean_cov
 from theory.spd import Spectrum
-from theory.validate import as_matrix, as_vector, check_nonneg_scalar, check_positive_scalar
+from theory.validate import (
+    as_matrix,
+    as_vector,
+    check_choice,
+    check_nonneg_scalar,
+    check_positive_scalar,
+)
 
 __all__ = ["KINDS", "inexact_step"]
 
@@ -234,8 +240,7 @@ def inexact_step(
         0.1
     """
     eps = check_nonneg_scalar(eps, "eps")
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_choice(kind, "kind", KINDS)
     m, s = mean_cov(mean, cov)
     gamma = check_positive_scalar(gamma, "gamma")
     tg = gaussian_target(s.d, target_mean=target_mean, target_cov=target_cov, beta=beta,

@@ -31,7 +31,7 @@ from theory.gaussian._residual import residual_at
 from theory.gaussian._step import exact_step
 from theory.gaussian._target import gaussian_target, mean_cov
 from theory.spd import spectrum, symmetrize
-from theory.validate import as_nonneg_array, as_positive_array, as_vector, check_int
+from theory.validate import as_nonneg_array, as_positive_array, as_vector, check_choice, check_int
 
 __all__ = [
     "GaussianPath",
@@ -331,8 +331,7 @@ def inexact_trajectory(
     """
     g = _per_step(gamma, n_steps, "gamma", positive=True)
     e = _per_step(eps, n_steps, "eps", positive=False)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_choice(kind, "kind", KINDS)
     m0, s = mean_cov(mean, cov)
     tg = gaussian_target(s.d, target_mean=target_mean, target_cov=target_cov)
     rng = np.random.default_rng(seed)

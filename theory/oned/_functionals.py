@@ -31,8 +31,13 @@ from numpy.typing import NDArray
 from theory.oned._autodiff import Fn, TorchFn, derivatives
 from theory.oned._gibbs import GibbsMeasure1D
 from theory.oned._hessian import Hessian1D, zero_hessian
-from theory.oned._measures import MassGrid, check_finite_scalar, validate_nodes
-from theory.validate import check_int, check_nonneg_scalar, check_positive_scalar
+from theory.oned._measures import MassGrid, validate_nodes
+from theory.validate import (
+    check_finite_scalar,
+    check_int,
+    check_nonneg_scalar,
+    check_positive_scalar,
+)
 
 __all__ = [
     "Constant",

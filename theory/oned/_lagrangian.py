@@ -40,7 +40,7 @@ from scipy import optimize
 
 from theory.oned._functionals import Functional1D
 from theory.oned._measures import MassGrid, validate_nodes
-from theory.validate import check_int, check_nonneg_scalar, check_positive_scalar
+from theory.validate import check_choice, check_int, check_nonneg_scalar, check_positive_scalar
 
 __all__ = [
     "JKOStepResult",
@@ -270,8 +270,7 @@ def inexact_step(y: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, *,
     if max_iter is not None:
         return jko_step(y, grid, G, gamma, tol=tol, max_iter=max_iter, warn=False)
     eps = check_nonneg_scalar(eps, "eps")
-    if direction not in ("shift", "dilate"):
-        raise ValueError(f"direction must be 'shift' or 'dilate', got {direction!r}")
+    check_choice(direction, "direction", ("shift", "dilate"))
     exact = jko_step(y, grid, G, gamma, tol=tol)
     yv = _data(y, grid)
     if eps <= exact.residual:

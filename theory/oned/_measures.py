@@ -31,7 +31,6 @@ compact support.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +38,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from theory.validate import as_finite_array, check_int, check_positive_scalar
+from theory.validate import (
+    as_finite_array,
+    check_finite_scalar,
+    check_int,
+    check_positive_scalar,
+)
 
 __all__ = [
     "MassGrid",
@@ -59,21 +63,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-
-
-def check_finite_scalar(value: float, name: str) -> float:
-    """A finite float of any sign, else ValueError naming ``name``.
-
-    Private to theory.oned (``theory.validate`` checks only positive / non-negative scalars).
-    """
-    if not isinstance(value, bool):
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            v = math.nan
-        if math.isfinite(v):
-            return v
-    raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 @dataclass(frozen=True)

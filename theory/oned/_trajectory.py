@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from theory.oned._functionals import Functional1D
 from theory.oned._lagrangian import inexact_step, jko_step
 from theory.oned._measures import MassGrid, validate_nodes, w2
-from theory.validate import check_int, check_nonneg_scalar, check_positive_scalar
+from theory.validate import check_choice, check_int, check_nonneg_scalar, check_positive_scalar
 
 __all__ = ["Trajectory1D", "trajectory"]
 
@@ -148,8 +148,7 @@ def trajectory(y0: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, n_s
     n_steps = check_int(n_steps, "n_steps", minimum=0)
     eps = check_nonneg_scalar(eps, "eps")
     tol = check_positive_scalar(tol, "tol")
-    if direction not in ("shift", "dilate"):
-        raise ValueError(f"direction must be 'shift' or 'dilate', got {direction!r}")
+    check_choice(direction, "direction", ("shift", "dilate"))
     xs, res = [y], []
     for _ in range(n_steps):
         if eps > 0:
