@@ -1,9 +1,12 @@
 """Command line: ``python -m experiments list | run NAME...|all | plot NAME...|all | checks``.
 
-Also ``python -m experiments bench [NAME...]`` for the timing benchmarks.
+Also ``python -m experiments bench [NAME...]`` for the timing benchmarks, and
+``python -m experiments mutants [--only ID...]`` for the mutation test of the checks
+(docs/mutants.md).
 
 Options: ``--profile quick|full``, ``--seed N``, ``--jobs N`` (experiments in parallel processes),
-``--device cpu|cuda`` (torch experiments only).
+``--device cpu|cuda`` (torch experiments only); ``checks --allow-stale`` accepts results whose
+source fingerprint differs from the current code.
 """
 
 from __future__ import annotations
@@ -25,28 +28,44 @@ def _names(args_names: list[str]) -> list[str]:
     return args_names
 
 
-def _run_task(task: tuple[str, str, int | None, str | None]) -> tuple[str, float]:
+def _run_task(task: tuple[str, str, int | None, str | None]) -> tuple[str, float, str | None]:
+    """Run one experiment; return (name, wall time, error text or None) instead of raising."""
     name, profile, seed, device = task
-    rec = _runner.run_one(name, profile, seed=seed, device=device)
-    return name, rec["wall_time_s"]
+    t0 = time.perf_counter()
+    try:
+        rec = _runner.run_one(name, profile, seed=seed, device=device)
+    except Exception as exc:  # recorded by run_one in a failure record; reported below
+        return name, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
+    return name, rec["wall_time_s"], None
+
+
+def _report(name: str, wall: float, error: str | None, profile: str) -> None:
+    if error is None:
+        print(f"[done] {name}: {wall:.1f} s -> {_runner.result_path(name, profile)}", flush=True)
+    else:
+        print(f"[CRASHED] {name} after {wall:.1f} s: {error} (recorded in "
+              f"{_runner.failure_path(name, profile)})", file=sys.stderr, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     names = _names(args.names)
     tasks = [(n, args.profile, args.seed, args.device) for n in names]
     t0 = time.perf_counter()
+    crashed = []
     if args.jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(args.jobs) as ex:
-            for name, wall in ex.map(_run_task, tasks):
-                print(f"[done] {name}: {wall:.1f} s", flush=True)
+            for name, wall, error in ex.map(_run_task, tasks):
+                _report(name, wall, error, args.profile)
+                crashed += [name] if error else []
     else:
         for i, task in enumerate(tasks, 1):
             print(f"[{i}/{len(tasks)}] {task[0]} ({args.profile}) ...", flush=True)
-            name, wall = _run_task(task)
-            print(f"[done] {name}: {wall:.1f} s -> {_runner.result_path(name, args.profile)}",
-                  flush=True)
-    print(f"all done in {time.perf_counter() - t0:.1f} s")
-    return 0
+            name, wall, error = _run_task(task)
+            _report(name, wall, error, args.profile)
+            crashed += [name] if error else []
+    print(f"all done in {time.perf_counter() - t0:.1f} s"
+          + (f"; CRASHED: {', '.join(crashed)}" if crashed else ""))
+    return 1 if crashed else 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -56,11 +75,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
-    checks, records = _runner.collect_checks(profile=args.profile)
+    checks, records = _runner.collect_checks(profile=args.profile, allow_stale=args.allow_stale)
     extra = []
     if args.profile == "best":
         # Quick re-runs (e.g. from `make main`) must pass too, even where full results are used.
-        qchecks, qrec = _runner.collect_checks(profile="quick")
+        qchecks, qrec = _runner.collect_checks(profile="quick", allow_stale=args.allow_stale)
         qfail = [c for c in qchecks if not c.passed]
         note = (f"Quick-profile reproduction: {len(qrec)} experiments have quick results "
                 f"(results/quick/); {len(qchecks) - len(qfail)} of their {len(qchecks)} checks "
@@ -80,6 +99,12 @@ def cmd_checks(args: argparse.Namespace) -> int:
         print(f"  FAIL {c.claim} [{c.experiment}] {c.inequality}: measured {c.measured:.6g} "
               f"> {c.threshold:.6g}")
     return 1 if failed else 0
+
+
+def cmd_mutants(args: argparse.Namespace) -> int:
+    from experiments import _mutants
+
+    return _mutants.main(only=args.only, list_only=args.list, write_docs=not args.no_docs)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -109,13 +134,23 @@ def main(argv: list[str] | None = None) -> int:
     sc = sub.add_parser("checks", help="regenerate paper_checks.md; exit 1 if a check fails")
     sc.add_argument("--profile", choices=(*_runner.PROFILES, "best"), default="best",
                     help="which results to use (best: full where present, else quick)")
+    sc.add_argument("--allow-stale", action="store_true",
+                    help="accept results whose source fingerprint differs from the current code "
+                         "(default: such results give a FAIL row)")
+    sm = sub.add_parser("mutants", help="mutation test: inject bugs into theory/, one at a time, "
+                                        "and record which checks catch each (docs/mutants.md)")
+    sm.add_argument("--only", nargs="+", default=None, metavar="ID",
+                    help="mutant ids (or experiment names: the mutants that reach them)")
+    sm.add_argument("--list", action="store_true", help="list the catalogue and exit")
+    sm.add_argument("--no-docs", action="store_true",
+                    help="do not rewrite docs/mutants.md (results/mutants.json is still written)")
     sb = sub.add_parser("bench", help="run benchmarks (names or 'all'); prints tables")
     sb.add_argument("names", nargs="*", default=["all"])
     sb.add_argument("--profile", choices=_runner.PROFILES, default="full")
     args = p.parse_args(argv)
     try:
         return {"list": cmd_list, "run": cmd_run, "plot": cmd_plot, "checks": cmd_checks,
-                "bench": cmd_bench}[args.cmd](args)
+                "bench": cmd_bench, "mutants": cmd_mutants}[args.cmd](args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -21,6 +21,11 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _source(record: dict) -> str:
+    fp = record["source_fingerprint"]
+    return f"{fp.get('experiment', '?')[:8]}/{fp.get('theory', '?')[:8]}"
+
+
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -53,7 +58,10 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
         f"{n_info} INFO (a measured fact reported without a pass/fail criterion).",
         "",
         "Experiments run: " + (", ".join(
-            f"`{n}` ({r['profile']}, {r['wall_time_s']:.1f} s, commit {r['meta']['commit'][:10]})"
+            f"`{n}` ({r['profile']}"
+            + (", **crashed**" if r.get("status") == "crashed" else "")
+            + f", {r['wall_time_s']:.1f} s, commit {r['meta']['commit'][:10]}"
+            + (", source " + _source(r) if r.get("source_fingerprint") else "") + ")"
             for n, r in records.items()) or "none") + ".",
         "",
         *(f"{n}\n" for n in notes or []),
@@ -76,7 +84,8 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
             prof = records[c.experiment]["profile"]
             sub = "" if prof == "full" else f"{prof}/"
             fig = f"{figures_rel}/{sub}{c.experiment}.png"
-            res = f"results/{sub}{c.experiment}.json"
+            crashed = records[c.experiment].get("status") == "crashed"
+            res = f"results/{sub}{c.experiment}{'.failed' if crashed else ''}.json"
             status = ("INFO" if c.kind == "info" and c.passed else
                       "PASS" if c.passed else "**FAIL**")
             lines.append(

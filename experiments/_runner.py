@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import pkgutil
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -14,7 +15,8 @@ from typing import Any
 from experiments import _io
 from experiments._api import Check
 
-__all__ = ["collect_checks", "discover", "get", "make_config", "plot_one", "run_one"]
+__all__ = ["collect_checks", "discover", "failure_path", "get", "make_config", "pipeline_checks",
+           "plot_one", "result_path", "run_one"]
 
 _REQUIRED = ("CLAIMS", "TITLE", "Config", "run", "plot", "checks")
 PROFILES = ("quick", "full")
@@ -103,30 +105,69 @@ def figure_path(name: str, profile: str = "full", figures_dir: Path = _io.FIGURE
     return base / f"{name}.png" if profile == "full" else base / profile / f"{name}.png"
 
 
+def failure_path(name: str, profile: str = "full", results_dir: Path = _io.RESULTS) -> Path:
+    """Path of the failure record of an experiment's last run (beside its results file).
+
+    :func:`run_one` writes it (atomically) when the run or its figure raises, and removes it after
+    a successful run; while it exists, :func:`collect_checks` reports the experiment as FAIL
+    instead of reading the (older) results file.
+    """
+    return result_path(name, profile, results_dir).with_suffix(".failed.json")
+
+
 def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
             device: str | None = None, results_dir: Path = _io.RESULTS,
             figures_dir: Path | None = _io.FIGURES) -> dict:
-    """Run one experiment, write its JSON atomically (and its figure), return the record."""
+    """Run one experiment, write its JSON atomically (and its figure), return the record.
+
+    The record stores the source fingerprint of the code that produced it
+    (:func:`experiments._io.source_fingerprint`); :func:`collect_checks` compares it with the
+    current code. If the run (or the figure) raises, a failure record is written atomically to
+    :func:`failure_path` and the exception is re-raised, so that the previous results file is
+    never again reported as current; a successful run removes the failure record.
+    """
     mod = get(name)
     cfg = make_config(mod, profile, seed, device)
+    fingerprint = _io.source_fingerprint(name)
+    fail_path = failure_path(name, profile, results_dir)
     t0 = time.perf_counter()
-    results = mod.run(cfg)
-    wall = time.perf_counter() - t0
-    record = {
-        "experiment": name,
-        "title": mod.TITLE,
-        "claims": list(mod.CLAIMS),
-        "profile": profile,
-        "config": dataclasses.asdict(cfg),
-        "seed": cfg.seed,
-        "wall_time_s": wall,
-        "meta": _io.metadata(),
-        "results": results,
-    }
-    record = _io.to_jsonable(record)
-    _io.write_json(result_path(name, profile, results_dir), record)
-    if figures_dir is not None:
-        mod.plot(record["results"], figure_path(name, profile, figures_dir))
+    try:
+        results = mod.run(cfg)
+        wall = time.perf_counter() - t0
+        record = {
+            "experiment": name,
+            "title": mod.TITLE,
+            "claims": list(mod.CLAIMS),
+            "profile": profile,
+            "status": "ok",
+            "config": dataclasses.asdict(cfg),
+            "seed": cfg.seed,
+            "wall_time_s": wall,
+            "meta": _io.metadata(),
+            "source_fingerprint": fingerprint,
+            "results": results,
+        }
+        record = _io.to_jsonable(record)
+        _io.write_json(result_path(name, profile, results_dir), record)
+        if figures_dir is not None:
+            mod.plot(record["results"], figure_path(name, profile, figures_dir))
+    except Exception as exc:
+        _io.write_json(fail_path, {
+            "experiment": name,
+            "title": mod.TITLE,
+            "claims": list(mod.CLAIMS),
+            "profile": profile,
+            "status": "crashed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+            "config": _io.to_jsonable(dataclasses.asdict(cfg)),
+            "seed": cfg.seed,
+            "wall_time_s": time.perf_counter() - t0,
+            "meta": _io.metadata(),
+            "source_fingerprint": fingerprint,
+        })
+        raise
+    fail_path.unlink(missing_ok=True)
     return record
 
 
@@ -142,25 +183,104 @@ def plot_one(name: str, profile: str = "full", *, results_dir: Path = _io.RESULT
     return out
 
 
+def _pipeline_row(claim: str, what: str, measured: float, key: str, detail: str,
+                  name: str) -> Check:
+    return Check(claim, f"pipeline: {what}", "the experiment's last run", float(measured), 0.0,
+                 False, key, "equality", detail, experiment=name)
+
+
+def pipeline_checks(name: str, record: dict, claims: Sequence[str], *,
+                    fingerprint: dict[str, str] | None, allow_stale: bool = False) -> list[Check]:
+    """FAIL rows for a record that cannot be evidence: crashed, stale, or holding NaN.
+
+    Args:
+        name: the experiment.
+        record: its results record (or failure record, ``status == "crashed"``).
+        claims: the claims to put a row under (one row each, so every claim the experiment
+            serves shows the failure).
+        fingerprint: the current source fingerprint (None: do not compare).
+        allow_stale: report a differing or missing fingerprint as current.
+
+    Returns:
+        The FAIL rows (empty when the record is current, complete and NaN-free).
+    """
+    problems: list[tuple[str, float, str, str]] = []
+    if record.get("status") == "crashed":
+        problems.append((f"experiment {name} crashed in its last run", 1.0, "error",
+                         f"{record.get('error', 'unknown error')}; the previous results file, "
+                         f"if any, is not used (rerun the experiment)"))
+    elif not allow_stale and fingerprint is not None:
+        stored = record.get("source_fingerprint")
+        if not isinstance(stored, dict):
+            problems.append((f"stale results of {name}: no source fingerprint", 1.0,
+                             "source_fingerprint", "recorded before source fingerprints; rerun "
+                             "the experiment (or pass --allow-stale)"))
+        else:
+            changed = [part for part in ("experiment", "theory")
+                       if stored.get(part) != fingerprint.get(part)]
+            if changed:
+                where = " and ".join(f"experiments/{name}.py" if p == "experiment" else "theory/"
+                                     for p in changed)
+                problems.append((f"stale results of {name}: code changed since",
+                                 float(len(changed)), "source_fingerprint",
+                                 f"{where} changed since the run (AST digests differ); rerun "
+                                 f"the experiment (or pass --allow-stale)"))
+    if record.get("status") != "crashed":
+        nans = _io.find_nonfinite(record.get("results", {}), "results")
+        if nans:
+            shown = ", ".join(nans[:5]) + (f" (+{len(nans) - 5} more)" if len(nans) > 5 else "")
+            problems.append((f"results of {name} contain NaN", float(len(nans)), nans[0],
+                             f"{len(nans)} NaN value(s): {shown}"))
+    return [_pipeline_row(claim, what, m, key, detail, name)
+            for what, m, key, detail in problems for claim in claims]
+
+
+def _checks_of(mod: ModuleType, name: str, record: dict) -> list[Check]:
+    """The experiment's own rows, or one FAIL row per claim if ``checks`` raises."""
+    try:
+        rows = list(mod.checks(record["results"]))
+    except Exception as exc:
+        return [_pipeline_row(claim, f"checks of {name} raised", 1.0, "results",
+                              f"{type(exc).__name__}: {exc}", name) for claim in mod.CLAIMS]
+    return [dataclasses.replace(c, experiment=name) for c in rows]
+
+
 def collect_checks(names: Sequence[str] | None = None, *, profile: str = "best",
-                   results_dir: Path = _io.RESULTS) -> tuple[list[Check], dict[str, dict]]:
+                   results_dir: Path = _io.RESULTS,
+                   allow_stale: bool = False) -> tuple[list[Check], dict[str, dict]]:
     """Return all checks from existing results, and ``{name: record}`` of those results.
 
-    ``profile="best"`` uses the full-profile results where they exist, else the quick ones.
+    ``profile="best"`` uses the full-profile results where they exist, else the quick ones. A
+    profile whose last run crashed (a failure record, :func:`failure_path`) counts as existing
+    and gives FAIL rows; so do results whose source fingerprint differs from the current code
+    (unless ``allow_stale``), results holding NaN, and an experiment whose ``checks`` raises
+    (:func:`pipeline_checks`). An experiment with neither results nor a failure record gives no
+    rows.
     """
     if profile not in (*PROFILES, "best"):
         raise ValueError(f"profile must be quick, full or best, got {profile!r}")
     mods = discover()
     checks: list[Check] = []
     records: dict[str, dict] = {}
+    theory_digest = None
     for name in names or list(mods):
         order = ["full", "quick"] if profile == "best" else [profile]
-        paths = [result_path(name, p, results_dir) for p in order]
-        path = next((p for p in paths if p.exists()), None)
-        if path is None:
+        rec = None
+        for p in order:
+            for path in (failure_path(name, p, results_dir), result_path(name, p, results_dir)):
+                if path.exists():
+                    rec = _io.read_json(path)
+                    break
+            if rec is not None:
+                break
+        if rec is None:
             continue
-        rec = _io.read_json(path)
         records[name] = rec
-        for c in mods[name].checks(rec["results"]):
-            checks.append(dataclasses.replace(c, experiment=name))
+        claims = list(mods[name].CLAIMS)
+        current = _io.source_fingerprint(name, theory_digest=theory_digest)
+        theory_digest = current["theory"]
+        bad = pipeline_checks(name, rec, claims, fingerprint=current, allow_stale=allow_stale)
+        checks += bad
+        if rec.get("status") != "crashed":
+            checks += _checks_of(mods[name], name, rec)
     return checks, records

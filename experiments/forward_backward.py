@@ -8,9 +8,11 @@ x ↦ x − γQ(x − b) (:func:`theory.gaussian.potential_step`), then the exac
 - fixed point: JKO is unbiased (fixed point q) for every γ. FB is unbiased only for
   γ ≤ 1/λ_max(Q): the forward step multiplies the std along eigenvector i by a_i = |1 − γq_i| (the
   sign is invisible to the law), and the entropy prox maps a std s to (a s + √(a²s² + 4γ))/2, whose
-  fixed point is s_i*² = γ/(1 − a_i). That is 1/q_i iff γq_i ≤ 1; for 1 < γq_i < 2 the FB fixed
-  point is the *biased* Gaussian N(b, U diag(γ/(2 − γq_i)) Uᵀ) (a finding: the unbiasedness of FB
-  for Gaussian targets needs the step-size restriction γ ≤ 1/L of Salim–Korba–Luise);
+  fixed point is s_i*² = γ/(1 − a_i). That is 1/q_i iff γq_i ≤ 1; for 1/λ_max(Q) < γ < 2/λ_max(Q)
+  the FB fixed point is the *biased* Gaussian N(b, U diag(v_i) Uᵀ) with v_i = γ/(2 − γq_i) along
+  the directions with γq_i > 1 and v_i = 1/q_i (unbiased) along those with γq_i ≤ 1 (a finding: the
+  unbiasedness of FB for Gaussian targets needs the step-size restriction γ ≤ 1/L of
+  Salim–Korba–Luise);
 - contraction: the forward map is κ-Lipschitz with κ = max_i |1 − γq_i| and the entropy prox is
   W2-nonexpansive, so W2(FB(ρ), q*_γ) ≤ κ·W2(ρ, q*_γ) toward the FB fixed point q*_γ; stable iff
   γ < 2/λ_max(Q), whereas JKO contracts toward q by 1/(1+γλ) for every γ;
@@ -227,7 +229,8 @@ def checks(r: dict) -> list[Check]:
               g, max(fpu, fpj), 1e-12, max(fpu, fpj) <= 1e-12, "fixed_point_max_unbiased",
               "equality", "max W2(step(q), q)"),
         Check("C14", "finding: for 1/λmax < γ < 2/λmax FB converges to the biased "
-              "N(b, U diag(γ/(2−γq_i)) Uᵀ) ≠ q", g, r["fb_limit_vs_pred_max"], 1e-10,
+              "N(b, U diag(v_i) Uᵀ) ≠ q, v_i = γ/(2−γq_i) where γq_i > 1, v_i = 1/q_i where "
+              "γq_i ≤ 1", g, r["fb_limit_vs_pred_max"], 1e-10,
               r["fb_limit_vs_pred_max"] <= 1e-10, "fb_limit_vs_pred_max", "equality",
               f"measured: 2000 FB steps reach the predicted fixed point (max error shown); the "
               f"bias W2(q*_γ, q) reaches {r['fb_bias_max']:.3g}. FB is unbiased for Gaussians "
@@ -276,7 +279,8 @@ def plot(r: dict, path) -> None:
     ax[0, 1].axvline(st["limit"], color="k", ls="--", lw=0.8,
                      label="2/λmax(Q): forward-backward unstable")
     ax[0, 1].axvline(st["limit"] / 2, color="k", ls=":", lw=0.8,
-                     label="1/λmax(Q): forward-backward biased beyond")
+                     label="1/λmax(Q): forward-backward biased beyond\n"
+                           "(along directions with γq_i > 1)")
     ax[0, 1].axhline(st["w0"], color="gray", lw=0.8, label="initial W2")
     ax[0, 1].set(xlabel="step size γ", ylabel="W2(ρ_30, q)",
                  title="Stability limit of the explicit step (C14)")

@@ -7,6 +7,14 @@ every step with only a float round-off slack. Grid: d ∈ {1, 2, 10, 100}, γ �
 data covariances with condition numbers up to 1e4 and singular ones, random means, target N(0, I)
 (λ = 1) and a non-isotropic N(b, C) (λ = 1/λ_max(C)).
 
+Sharpness is enforced, not only stated: on the attaining family (a mean shift along the slowest
+direction of Q, covariance already the target's) the smallest measured/bound of C2, C7 and C18
+(Gaussian factor) must be ≥ 1 − 1e-9, computed with the ``theory.bounds`` functions, so a bound
+that is 1% looser fails; C5 is not sharp and its ratio on that family must equal the closed form
+γλ(2+γλ)/(1+γλ)². The fast paths are cross-checked on a subset of cases: ``standard_trajectory``
+(σ − 1 recursion) vs ``general_trajectory`` (isotropic branch of the step) vs per-step ``jko_step``
+forced through the general branch (zero interaction matrix).
+
 Numerical floor. For the standard target the trajectory propagates σ − 1 without cancellation, so
 W2 and KL are exact relative to themselves down to underflow. For a non-isotropic target each step
 is a matrix computation with absolute error ~1e-16·scale, so steps where W_n < ``floor_rel``·W_0
@@ -23,7 +31,7 @@ import numpy as np
 from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds
-from theory.gaussian import general_trajectory, random_rotation, standard_trajectory
+from theory.gaussian import general_trajectory, jko_step, random_rotation, standard_trajectory
 from theory.progress import progress
 
 CLAIMS = ("C2", "C5", "C7", "C15", "C18")
@@ -119,19 +127,121 @@ def _case(d: int, gamma: float, cov_kind: str, target: str, cfg: Config,
     }
 
 
+#: Lower-bound tolerance of the sharpness rows: the attaining family reproduces the bound to a few
+#: float64 ulps per step (measured ≤ 6e-15 on the quick grid), so 1e-9 is round-off only, and a
+#: bound that is 1% looser (ratio 0.99) fails.
+SHARP_TOL = 1e-9
+#: Agreement of the three exact routes (standard_trajectory, general_trajectory, per-step jko_step
+#: through the general branch): each is backward stable, ~κ·d·u_mach per step (measured ≤ 3e-13 on
+#: steps with W_n ≥ ``ROUTE_FLOOR``·max(1, W_0)); 1e-9 as tests/tolerances.py ROUTE_RTOL.
+ROUTE_TOL = 1e-9
+#: W2 and KL of the general routes are compared only where W_n ≥ ROUTE_FLOOR·max(1, W_0): below it
+#: the matrix square roots of the general routes cancel (absolute error ~1e-16·scale).
+ROUTE_FLOOR = 1e-3
+
+
+def _slowest_unit(c: np.ndarray | None, d: int) -> np.ndarray:
+    """Unit eigenvector of Q = C^{-1} with the smallest eigenvalue (e_1 for C = I)."""
+    if c is None:
+        return np.eye(d)[0]
+    return np.linalg.eigh(c)[1][:, -1]
+
+
 def _sharpness(cfg: Config, rng: np.random.Generator) -> dict:
-    """Mean shift along the slowest direction: W_{n+1}/W_n = 1/(1+γλ) exactly (C2 sharpness)."""
-    worst = 0.0
-    for d, gamma in itertools.product(cfg.dims, cfg.gammas):
-        b, c, lam = _target("aniso", d, cfg.target_cond, rng)
-        wc, uc = np.linalg.eigh(c)
-        # slowest direction of Q = C^{-1}; centred at b (translation invariance)
-        path = general_trajectory(3.0 * uc[:, -1], c, gamma=gamma, n_steps=20, target_cov=c)
-        w = path.w2_to_target()
-        ratio = w[1:] / w[:-1] * (1.0 + gamma * lam)
+    """The attaining family of C2, C7, C18 and the closed-form C5 ratio.
+
+    ρ_0 = N(b + 3u, C) with u the slowest direction of Q (a mean shift, covariance already at
+    the target's): every step multiplies the mean error by 1/(1+γλ), so W_{n+1}/W_n =
+    1/(1+γλ) (C2), W² = 2KL/λ (C7), KL_{n+1}/KL_n = (1+γλ)⁻² (C18) hold with equality, and
+    KL(ρ_{n+1})/[W_n²/(2γ(2+γλ))] = γλ(2+γλ)/(1+γλ)² (C5, not sharp). All ratios use the
+    ``theory.bounds`` functions; run centred at b (translation invariance).
+    """
+    ratios: dict[str, list[float]] = {"C2": [], "C7": [], "C18": []}
+    c5_err = 0.0
+    for d, gamma, target in itertools.product(cfg.dims, cfg.gammas, cfg.targets):
+        _, c, lam = _target(target, d, cfg.target_cond, rng)
+        u = _slowest_unit(c, d)
+        path = general_trajectory(3.0 * u, np.eye(d) if c is None else c, gamma=gamma,
+                                  n_steps=20, target_cov=c)
+        w, klv = path.w2_to_target(), path.kl_to_target()
         keep = w[:-1] > cfg.floor_rel * w[0]
-        worst = max(worst, float(np.abs(ratio[keep] - 1.0).max()))
-    return {"max_abs_ratio_minus_1": worst}
+        ratios["C2"] += list(w[1:][keep] / w[:-1][keep]
+                             / bounds.w2_contraction_factor(gamma, lam))
+        ratios["C7"] += list(w[:-1][keep] ** 2 / bounds.talagrand_w2_sq(klv[:-1][keep], lam))
+        ratios["C18"] += list(klv[1:][keep] / klv[:-1][keep]
+                              / bounds.kl_contraction_gaussian(gamma, lam))
+        c5 = klv[1:][keep] / bounds.gap_one_step(w[:-1][keep], gamma, lam)
+        gl = gamma * lam
+        c5_err = max(c5_err, float(np.abs(c5 / (gl * (2.0 + gl) / (1.0 + gl) ** 2) - 1.0).max()))
+    return {
+        "max_abs_ratio_minus_1": float(np.abs(np.array(ratios["C2"]) - 1.0).max()),
+        "min_ratio": {k: float(min(v)) for k, v in ratios.items()},
+        "max_ratio": {k: float(max(v)) for k, v in ratios.items()},
+        "n_steps": len(ratios["C2"]),
+        "c5_closed_form_rel_err": c5_err,
+    }
+
+
+def _route_errors(cfg: Config, rng: np.random.Generator) -> dict:
+    """Fast paths vs slow ones on a subset of cases (target N(0, I), and N(b, 2I)).
+
+    Routes: :func:`standard_trajectory` (eigenbasis, σ − 1 recursion), :func:`general_trajectory`
+    (one exact step per step through the isotropic branch Q = qI of the step), and per-step
+    :func:`jko_step` with a zero interaction matrix, which forces the general branch
+    (M^{-1/2} g(R) M^{-1/2}). Means and covariances are compared relative to their norm at every
+    step; W2 and KL where W_n ≥ ``ROUTE_FLOOR``·max(1, W_0). Constant and variable step sizes.
+    """
+    err = {"std_vs_general": 0.0, "iso_vs_general_branch": 0.0}
+    n_cases = 0
+
+    def rel(a: np.ndarray, b: np.ndarray) -> float:
+        num = np.linalg.norm((a - b).reshape(a.shape[0], -1), axis=1)
+        den = np.linalg.norm(b.reshape(b.shape[0], -1), axis=1)
+        ok = den > 0
+        return float((num[ok] / den[ok]).max()) if ok.any() else 0.0
+
+    n = 30
+    dims = [d for d in cfg.dims if d <= 10]  # a subset: the cost of the slow routes grows as d³
+    for d, ck, variable in itertools.product(dims, ("cond1e4", "singular"), (False, True)):
+        gam = rng.uniform(0.1, 5.0, n) if variable else np.full(n, 0.5)
+        m0, s0 = 2.0 * rng.standard_normal(d), _data_cov(ck, d, rng)
+        tr = standard_trajectory(m0, s0, gamma=gam, n_steps=n)
+        path = general_trajectory(m0, s0, gamma=gam, n_steps=n)
+        wg, kg = path.w2_to_target(), path.kl_to_target()
+        keep = (wg >= ROUTE_FLOOR * max(1.0, wg[0])) & np.isfinite(kg)
+        covs_std = np.array([tr.cov(k) for k in range(n + 1)])
+        err["std_vs_general"] = max(
+            err["std_vs_general"], rel(tr.means, path.means), rel(covs_std, path.covs),
+            float(np.abs(tr.w2()[keep] / wg[keep] - 1.0).max()),
+            float(np.abs(tr.kl()[keep] / kg[keep] - 1.0).max()))
+        # isotropic target N(b, 2I): the branch Q = qI vs the general branch (zero interaction)
+        b = rng.standard_normal(d)
+        for tc, tm in ((None, None), (2.0 * np.eye(d), b)):
+            iso = general_trajectory(m0, s0, gamma=gam, n_steps=n, target_mean=tm,
+                                     target_cov=tc)
+            ms, cs = [m0], [s0]
+            for k in range(n):
+                mk, ckk = jko_step(ms[-1], cs[-1], gamma=float(gam[k]), target_mean=tm,
+                                   target_cov=tc, interaction=np.zeros((d, d)))
+                ms.append(mk)
+                cs.append(ckk)
+            err["iso_vs_general_branch"] = max(err["iso_vs_general_branch"],
+                                               rel(np.array(ms), iso.means),
+                                               rel(np.array(cs), iso.covs))
+        n_cases += 1
+    return {"max_rel_err": err, "n_cases": n_cases, "n_steps": n, "dims": dims}
+
+
+def _c5_best(cases: list[dict]) -> list[dict]:
+    """Best attained C5 ratio per γ on the grid (target N(0, I)) beside the mean-shift value."""
+    out = []
+    for gamma in sorted({c["gamma"] for c in cases}):
+        sel = [c["worst"]["C5"] for c in cases
+               if c["gamma"] == gamma and c["target"] == "standard"]
+        if sel:
+            out.append({"gamma": gamma, "best": max(sel),
+                        "mean_shift": gamma * (2.0 + gamma) / (1.0 + gamma) ** 2})
+    return out
 
 
 def _local_rates(cfg: Config) -> dict:
@@ -193,6 +303,8 @@ def run(cfg: Config) -> dict:
                        for k, v in argworst.items()},
         "singular_start_kl1_max": max(c["kl1"] for c in cases if c["cov_kind"] == "singular"),
         "sharpness": _sharpness(cfg, np.random.default_rng(cfg.seed + 2)),
+        "routes": _route_errors(cfg, np.random.default_rng(cfg.seed + 3)),
+        "c5_best_by_gamma": _c5_best(cases),
         "local_rates": lr,
         "local_rate_rel_err": lr_err,
         "figure": _curves(cfg),
@@ -217,26 +329,57 @@ def checks(r: dict) -> list[Check]:
         c = wc[k]
         return f"worst at d={c['d']}, γ={c['gamma']}, {c['cov_kind']}, {c['target']}"
 
-    sharp = r["sharpness"]["max_abs_ratio_minus_1"]
+    sh = r["sharpness"]
+    sharp_grid = (f"d ∈ {sorted({c['d'] for c in r['cases']})}, γ ∈ "
+                  f"{sorted({c['gamma'] for c in r['cases']})}, targets N(0,I) and N(b,C), "
+                  f"ρ_0 = N(b+3u, C), u slowest direction of Q, 20 steps ({sh['n_steps']} steps)")
     lre = r["local_rate_rel_err"]
-    return [
+    ro = r["routes"]
+    c5b = r["c5_best_by_gamma"]
+    c5_text = "; ".join(f"γ={x['gamma']:g}: grid best {x['best']:.4f}, mean shift "
+                        f"{x['mean_shift']:.4f}" for x in c5b)
+    rows = [
         ratio_check("C2", "W_{n+1}/W_n ≤ 1/(1+γλ) (exact steps)", g, w["C2"], "worst_ratio.C2",
                     detail=f"{where('C2')}; non-isotropic target: steps with W_n < "
                            f"{r['floor_rel']:g}·W_0 (float floor) excluded, "
                            f"{r['n_excluded_total']} in all"),
-        Check("C2", "sharpness: mean shift along the slowest direction attains W_{n+1}/W_n = "
-              "1/(1+γλ)", "d, γ as above, target N(b,C), 20 steps",
-              sharp, 1e-10, sharp <= 1e-10, "sharpness.max_abs_ratio_minus_1", "equality",
-              "max |ratio·(1+γλ) − 1|"),
+        _attained("C2", "W_{n+1}/W_n vs bounds.w2_contraction_factor", sharp_grid,
+                  sh["min_ratio"]["C2"], "sharpness.min_ratio.C2",
+                  f"mean shift along the slowest direction; max |ratio − 1| = "
+                  f"{sh['max_abs_ratio_minus_1']:.2g}"),
+        Check("C2", "fast paths agree: standard_trajectory = general_trajectory (isotropic "
+              "branch) = per-step jko_step (general branch, P = 0)",
+              f"{ro['n_cases']} cases: d ∈ {ro['dims']}, data cond 1e4 "
+              f"and singular, constant and variable γ, {ro['n_steps']} steps; targets N(0,I) and "
+              "N(b,2I)", max(ro["max_rel_err"].values()), ROUTE_TOL,
+              max(ro["max_rel_err"].values()) <= ROUTE_TOL, "routes.max_rel_err", "equality",
+              f"max relative error of means, covariances, W2, KL (W2, KL where W_n ≥ "
+              f"{ROUTE_FLOOR:g}·max(1,W_0)): standard vs general "
+              f"{ro['max_rel_err']['std_vs_general']:.2g}, isotropic vs general branch "
+              f"{ro['max_rel_err']['iso_vs_general_branch']:.2g}; tolerance: round-off "
+              "(κ·d·u_mach per step)"),
         ratio_check("C5", "KL(ρ_{n+1}‖q) ≤ W_n²/(2γ(2+γλ)) (ε = 0)", g, w["C5"],
                     "worst_ratio.C5",
                     detail=f"{where('C5')}; from singular data KL(ρ_0) = ∞ yet KL(ρ_1) ≤ "
                            f"{r['singular_start_kl1_max']:.3g} (finite)"),
+        Check("C5", "C5 is not sharp: on the mean-shift family KL(ρ_{n+1})/bounds.gap_one_step "
+              "= γλ(2+γλ)/(1+γλ)² (closed form)", sharp_grid, sh["c5_closed_form_rel_err"],
+              SHARP_TOL, sh["c5_closed_form_rel_err"] <= SHARP_TOL,
+              "sharpness.c5_closed_form_rel_err", "equality",
+              f"max |measured/closed form − 1|. Best attained ratio on the grid, target N(0,I): "
+              f"{c5_text} (covariance errors exceed the mean-shift value for γ < 1/√2: near q "
+              "their ratio → 2γ(2+γ)/(1+2γ)²)"),
         ratio_check("C7", "W2²(ρ_n,q) ≤ 2 KL(ρ_n‖q)/λ (Talagrand)", g, w["C7"], "worst_ratio.C7",
                     detail=where("C7")),
+        _attained("C7", "W2²(ρ_n,q) vs bounds.talagrand_w2_sq", sharp_grid,
+                  sh["min_ratio"]["C7"], "sharpness.min_ratio.C7",
+                  "mean shift along the slowest direction, covariance = C"),
         ratio_check("C18", "KL_{n+1} ≤ KL_n/(1+γλ)² (Gaussian, sharp)", g, w["C18_gauss"],
                     "worst_ratio.C18_gauss", slack=1e-8,
                     detail=f"{where('C18_gauss')}; KL slack 1e-8 (docs/numerics.md §5.4)"),
+        _attained("C18", "KL_{n+1}/KL_n vs bounds.kl_contraction_gaussian", sharp_grid,
+                  sh["min_ratio"]["C18"], "sharpness.min_ratio.C18",
+                  "mean shift along the slowest direction, covariance = C"),
         ratio_check("C18", "KL_{n+1} ≤ KL_n/(1+2γλ) (generic)", g, w["C18_generic"],
                     "worst_ratio.C18_generic", slack=1e-8, detail=where("C18_generic")),
         Check("C15", "mean factor = 1/(1+γq_i)", "diagonal target q ∈ {0.3,1,4}, γ grid",
@@ -247,6 +390,16 @@ def checks(r: dict) -> list[Check]:
               "local_rate_rel_err.std", "equality",
               "max relative error; O(|σ−1/√q|) ≤ 1e-6 curvature term expected"),
     ]
+    return rows
+
+
+def _attained(claim: str, what: str, grid: str, min_ratio: float, key: str,
+              family: str) -> Check:
+    """A sharpness row: the smallest measured/bound over an attaining family is ≥ 1 − SHARP_TOL."""
+    thr = 1.0 - SHARP_TOL
+    return Check(claim, f"sharpness (lower bound): min over the attaining family of {what} "
+                 f"≥ 1 − {SHARP_TOL:g}", grid, float(min_ratio), thr, bool(min_ratio >= thr),
+                 key, "ratio", f"attaining family: {family}; a bound looser by 1% gives 0.99")
 
 
 def plot(r: dict, path) -> None:
@@ -257,13 +410,14 @@ def plot(r: dict, path) -> None:
         n = np.arange(len(cu["w2"]))
         g = cu["gamma"]
         ax[0, 0].semilogy(n, cu["w2"], "o", ms=2.5, color=col, label=f"γ={g}: measured")
-        ax[0, 0].semilogy(n, cu["w0"] * (1 + g) ** -n, "-", lw=0.9, color=col,
+        ax[0, 0].semilogy(n, cu["w0"] * bounds.w2_contraction_factor(g, 1.0) ** n, "-", lw=0.9,
+                          color=col,
                           label="contraction bound (1+γ)^-n W2(ρ_0, q)"
                           if g == fg["curves"][0]["gamma"] else None)
         kl = np.asarray(cu["kl"], dtype=float)
         w = np.asarray(cu["w2"], dtype=float)
         ax[0, 1].semilogy(n, kl, "o", ms=2.5, color=col, label=f"γ={g}: KL(ρ_n‖q)")
-        gap = w[:-1] ** 2 / (2 * g * (2 + g))
+        gap = bounds.gap_one_step(w[:-1], g, 1.0)
         ax[0, 1].semilogy(n[1:], gap, "-", lw=0.9, color=col,
                           label="one-step KL bound" if g == fg["curves"][0]["gamma"]
                           else None)

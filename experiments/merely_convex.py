@@ -5,13 +5,22 @@ G(ρ) = ∫V dρ + ∫ρ log ρ with V'' ≥ 0 but inf V'' = 0, solved by the 1-
 
 - ``quartic``: V = x⁴/4 (V'' = 3x² vanishes at 0), the claim's example;
 - ``sqrt``: V = √(1+x²) (V'' = (1+x²)^{-3/2} → 0 at infinity; linear growth, so a far start
-  travels at speed ≈ 1 — the regime where the O(1/n) bound is nearly attained).
+  travels at speed ≈ 1 — the largest gap/bound ratio measured here, yet well below 1: about
+  0.4).
 
 ν = the minimiser e^{-V}/Z on the same grid (the solver's own steady state); G(ν) = −log Z.
 The bound (theory.bounds.merely_convex_gap, docs/theory.md T3) is tested at every step, and the
 measured decay is summarised by its log-log slope (the late-time decay is in fact exponential
 here, since e^{-V}/Z satisfies a log-Sobolev inequality: the O(1/n) bound is a worst-case
 statement).
+
+The bound is not sharp (the best ratio measured here is reported). So that a loosened bound
+function still fails a row, it is also evaluated on a family with a closed-form ratio: a mean
+shift of the discrete minimiser under V = λx²/2 + entropy with a small λ (a convex G; the bound
+holds for every λ ≥ 0), where G(ρ_n) − G(ν) = λW_0²(1+γλ)^{-2n}/2 exactly, so that
+gap/bound = γλn(1+γλ)^{-2n} (at most 1/4, at γλ = 1/(2n−1) and n = 1). Finally, ``trajectory``
+is cross-checked against the same steps chained by hand (``jko_step``), its energies against
+``G.energy``.
 """
 
 from __future__ import annotations
@@ -25,10 +34,12 @@ from experiments._api import Check, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds
 from theory.oned import (
+    Entropy,
     GaussianMixture1D,
     Potential,
     gaussian_grid,
     gaussian_quantile,
+    jko_step,
     kl_to_gibbs,
     quartic_potential,
     steady_state,
@@ -39,6 +50,19 @@ from theory.progress import progress
 
 CLAIMS = ("C16",)
 TITLE = "Merely convex G (λ = 0, V = x⁴/4 and √(1+x²)): O(1/n) gap bound vs measured decay"
+
+#: Closed-form family (module docstring): λ values, shift of ν, number of steps. The gap and W0²
+#: are exact up to the solver (W error ≲ 1e-10 against W ≥ 1e-2, gap round-off ~1e-14 against
+#: gap ≥ FAMILY_GAP_FLOOR); FAMILY_RTOL = 1e-6 is above the measured agreement (see the row) and
+#: 10^4 times below a 1% change of the bound.
+FAMILY_LAMS = (0.05, 0.2)
+FAMILY_SHIFT = 2.0
+FAMILY_STEPS = 6
+FAMILY_GAP_FLOOR = 1e-6
+FAMILY_RTOL = 1e-6
+#: trajectory() vs the same steps chained by hand: identical arithmetic; 1e-12 absolute.
+CHAIN_ATOL = 1e-12
+CHAIN_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -94,8 +118,9 @@ def run(cfg: Config) -> dict:
                 bnd = bounds.merely_convex_gap(nn, gamma, w0sq)
                 # log-log slope over the window 1e-8 < gap < gap_1/100 (the post-transient decay)
                 win = (gaps > 1e-8) & (gaps < 1e-2 * gaps[0])
+                # None (not NaN, which the pipeline rejects): too few steps in the window
                 sl = (float(np.polyfit(np.log(nn[win]), np.log(gaps[win]), 1)[0])
-                      if np.sum(win) > 2 else float("nan"))
+                      if np.sum(win) > 2 else None)
                 runs.append({"potential": name, "data": dname, "gamma": gamma, "w0_sq": w0sq,
                              "gap": gaps, "bound": bnd, "ratio": gaps / bnd,
                              "max_ratio": float(np.max(gaps / bnd)),
@@ -105,11 +130,48 @@ def run(cfg: Config) -> dict:
                              "nu_w2_to_exact": float(np.sqrt(w2_sq(
                                  nu.x, g.nodes(F.gibbs.quantile), g)))})
     worst = max(runs, key=lambda r: r["max_ratio"])
-    return {"runs": runs, "worst_ratio": worst["max_ratio"],
+    return {"runs": runs, "worst_ratio": worst["max_ratio"], "family": _family(cfg),
+            "chain_error": _chain_error(cfg),
             "worst_case": f"{worst['potential']}, {worst['data']}, γ={worst['gamma']}, "
                           f"n={worst['argmax']}",
             "n": cfg.n, "gammas": list(cfg.gammas), "n_steps": cfg.n_steps,
             "max_residual": max(r["max_residual"] for r in runs)}
+
+
+def _family(cfg: Config) -> dict:
+    """gap/bound on the mean-shift family vs its closed form γλn(1+γλ)^{-2n} (docstring)."""
+    g = gaussian_grid(cfg.n)
+    dev, best = 0.0, 0.0
+    for lam in FAMILY_LAMS:
+        F = quartic_potential(lam) + Entropy()
+        nu = steady_state(F, g, g.nodes(gaussian_quantile(0.0, lam ** -0.5)), tol=cfg.tol)
+        y0 = nu.x + FAMILY_SHIFT
+        w0sq = w2_sq(y0, nu.x, g)
+        for gamma in cfg.gammas:
+            path = trajectory(y0, g, F, gamma, FAMILY_STEPS, tol=cfg.tol)
+            gaps = path.energies[1:] - F.energy(nu.x, g)
+            nn = np.arange(1, FAMILY_STEPS + 1)
+            ratio = gaps / bounds.merely_convex_gap(nn, gamma, w0sq)
+            closed = gamma * lam * nn * (1.0 + gamma * lam) ** (-2.0 * nn)
+            ok = gaps >= FAMILY_GAP_FLOOR
+            dev = max(dev, float(np.max(np.abs(ratio[ok] / closed[ok] - 1.0))))
+            best = max(best, float(np.max(ratio)))
+    return {"deviation": dev, "best_ratio": best, "lams": list(FAMILY_LAMS),
+            "steps": FAMILY_STEPS, "shift": FAMILY_SHIFT}
+
+
+def _chain_error(cfg: Config) -> float:
+    """Max |difference| of ``trajectory`` vs CHAIN_STEPS ``jko_step`` calls chained by hand."""
+    V, datas = _cases()["quartic"]
+    F, g = kl_to_gibbs(V), gaussian_grid(cfg.n)
+    y = g.nodes(next(iter(datas.values())))
+    path = trajectory(y, g, F, cfg.gammas[0], CHAIN_STEPS, tol=cfg.tol)
+    err = 0.0
+    for k in range(1, CHAIN_STEPS + 1):
+        y = jko_step(y, g, F, cfg.gammas[0], tol=cfg.tol).x
+        err = max(err, float(np.max(np.abs(path.nodes[k] - y))),
+                  abs(float(path.energies[k]) - F.energy(y, g)))
+    return err
 
 
 def checks(r: dict) -> list[Check]:
@@ -122,9 +184,28 @@ def checks(r: dict) -> list[Check]:
         ratio_check("C16", "G(ρ_n) − G(ν) ≤ W2²(ρ_0,ν)/(2γn), λ = 0, ν = minimiser (1-D)",
                     grid, r["worst_ratio"], "worst_ratio", slack=1e-6,
                     detail=f"worst at {r['worst_case']}; max ratio V=x⁴/4: {quart_best:.3g}, "
-                           f"V=√(1+x²): {sqrt_best:.3g} (linear growth: nearly tight); slack 1e-6 "
-                           "for round-off of energy differences"),
+                           f"V=√(1+x²): {sqrt_best:.3g} (largest here: linear growth); not "
+                           "sharp, best ratio reported; slack 1e-6 for round-off of energy "
+                           "differences"),
+        _family_check(r),
+        Check("C16", "trajectory() = the same jko_step calls chained by hand; its energies = "
+              "G.energy (fast path cross-check)",
+              f"V = x⁴/4, first data law, γ = {r['gammas'][0]}, first {CHAIN_STEPS} steps",
+              r["chain_error"], CHAIN_ATOL, r["chain_error"] <= CHAIN_ATOL, "chain_error",
+              "equality", "max |difference| of nodes and energies; identical arithmetic"),
     ]
+
+
+def _family_check(r: dict) -> Check:
+    f = r["family"]
+    return Check(
+        "C16", "bound not sharp: on the mean-shift family gap/bound = γλn(1+γλ)^{-2n} (closed "
+        "form; bound: theory.bounds.merely_convex_gap; measured/closed form = 1)",
+        f"mean shift {f['shift']:g} of ν for V = λx²/2 + entropy, λ ∈ {f['lams']}, γ ∈ "
+        f"{r['gammas']}, {f['steps']} steps, n = {r['n']}", f["deviation"], FAMILY_RTOL,
+        bool(f["deviation"] <= FAMILY_RTOL), "family.deviation", "equality",
+        f"max |ratio/closed form − 1|; best gap/bound on this family {f['best_ratio']:.3f} (the "
+        f"closed form is ≤ 1/4); FAMILY_RTOL from the solver's accuracy (module constants)")
 
 
 def plot(r: dict, path) -> None:
@@ -134,8 +215,9 @@ def plot(r: dict, path) -> None:
         for i, run in enumerate(x for x in r["runs"] if x["potential"] == pot):
             nn = np.arange(1, len(run["gap"]) + 1)
             col = f"C{i % 10}"
-            sl = float(run["late_loglog_slope"])
-            sl_txt = f"log-log slope {sl:.1f}" if np.isfinite(sl) else "too few steps for a slope"
+            sl = run["late_loglog_slope"]
+            sl_txt = (f"log-log slope {float(sl):.1f}" if sl is not None and sl != "nan"
+                      else "too few steps for a slope")
             ax.loglog(nn, np.maximum(run["gap"], 1e-300), color=col, lw=1,
                       label=f"{run['data']}, γ={run['gamma']} ({sl_txt})")
             ax.loglog(nn, run["bound"], color=col, ls="--", lw=0.8)

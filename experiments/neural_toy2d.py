@@ -3,10 +3,11 @@
 Claims C8, C9 on the real model (docs/theory.md T4; docs/numerics.md §4.2-§4.3, §5.3, §6.7).
 
 An 8-block JKO flow with JKO-iFlow's geometric steps γ_n = 0.25·1.4^{n-1} is trained on
-(a) a ring of 8 Gaussians (exact density: KL(ρ_n‖q) by the k3 estimator, exact residual ε_n by
-the Jacobian chain) and (b) two moons (no density: NLL of the n-block model). Per block: samples
-data → noise and noise → data, sample W2 (``ot.emd2``, n ≤ 2000) against q (forward) and against
-the data (generation) with the null-floor band of two independent samples, inversion error.
+(a) a ring of 8 Gaussians (exact density: KL(ρ_n‖q) by the k3 estimator, residual ε_n through
+the network's inverse, exact score by the Jacobian chain) and (b) two moons (no density: NLL of
+the n-block model). Per block: samples data → noise and noise → data, sample W2 (``ot.emd2``,
+n ≤ 2000) against q (forward) and against the data (generation) with the null-floor band of
+two independent samples, inversion error.
 The O(ε²) law on the real model: the mixture flow is retrained with several training budgets;
 KL(P‖q̂) = KL(ρ_N‖q) is plotted against max_n ε_n² with the fitted log-log slope.
 """
@@ -201,7 +202,8 @@ def plot(results: dict, path) -> None:
         ax.semilogy(n[1:], [d["inv_err"] for d in diag], "o-",
                     label="inversion error RMS per block")
         if r["has_density"]:
-            ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-", label="residual ε_n (exact)")
+            ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-",
+                        label="residual ε_n (through the network's inverse)")
         ax.semilogy(n[1:], [d["movement"] for d in diag], "^-", label="movement E|T(x)-x|²")
         ax.set(xlabel="block n", ylabel="value",
                title=f"{name}:\nresidual, movement,\n"
@@ -217,7 +219,8 @@ def plot(results: dict, path) -> None:
     ax.loglog(grid, results["C_last"] * grid, "r--",
               label="C(γ_N,1)·ε² (constant of the KL guarantee, C8)")
     ax.loglog(grid, 0.5 * grid, "k:", label="ε²/2 (log-Sobolev value at stationarity)")
-    ax.set(xscale="log", yscale="log", xlabel="max_n ε_n² (exact)", ylabel="KL(P‖q̂) [nats]",
+    ax.set(xscale="log", yscale="log", xlabel="max_n ε̂_n² (through the network's inverse)",
+           ylabel="KL(P‖q̂) [nats]",
            title="ring of 8 Gaussians: KL vs max ε²\nacross training budgets")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=6, loc="upper left")
@@ -235,6 +238,10 @@ def plot(results: dict, path) -> None:
     save(fig, path)
 
 
+#: A bound whose ratio measured/bound is below this is >10x loose: reported as vacuous.
+VACUOUS_RATIO = 0.1
+
+
 def checks(results: dict) -> list[Check]:
     sw = results["sweep"]
     e = np.array(sw["eps_max"])
@@ -242,22 +249,32 @@ def checks(results: dict) -> list[Check]:
     ratio = float(np.max(kl / np.array(sw["kl_bound_finite_n"])))
     nb = len(results["datasets"]["mixture"]["diagnostics"])
     c_ratio = float(np.max(np.array(sw["kl"]) / (results["C_last"] * e**2)))
-    out = [ratio_check(
-        "C8", "KL(P‖q̂) = KL(ρ_N‖q) ≤ (W_{N-1}+γ_Nε)²/(2γ_N(2+γ_N)), W_{N-1} by "
-        "docs/theory.md T1 (variable γ), "
-        "ε = max_n ε̂_n", f"ring mixture, {nb} blocks γ_n=0.25·1.4^(n-1), budgets {sw['budgets']}",
-        ratio, "sweep.kl_bound_finite_n", slack=0.0,
-        detail=f"KL = k3 + 3 SE; W0 ≤ √M2+√d = {sw['w0_bound']:.2f}; ε̂ uses the network's "
-               "inverse as map"),
-        Check("C8", "finding: the O(ε²) law is NOT observable on the trained model — fitted slope "
-              "of log KL(P‖q̂) vs log max_n ε̂_n (theory: 2)",
-              f"ring mixture, {nb} blocks, budgets {sw['budgets']} iterations/block",
-              sw["slope"], 2.0, True, "sweep.slope", "info",
-              f"fitted OLS slope {sw['slope']:.2f} over {len(sw['budgets'])} budgets: max ε̂ "
-              f"moves only {max(e):.2f}→{min(e):.2f} while KL moves "
-              f"{max(sw['kl']):.3g}→{min(sw['kl']):.3g}, so the slope is not an ε² law: ε̂ of the "
-              "late, near-identity blocks is √(relative Fisher information) of ρ_N, large for a "
-              f"rough learned density even when KL is small; max KL/(C(γ_N,1)ε²) = {c_ratio:.3f}")]
+    c8_text = ("KL(P‖q̂) = KL(ρ_N‖q) ≤ (W_{N-1}+γ_Nε)²/(2γ_N(2+γ_N)), W_{N-1} by "
+               "docs/theory.md T1 (variable γ), ε = max_n ε̂_n")
+    c8_grid = f"ring mixture, {nb} blocks γ_n=0.25·1.4^(n-1), budgets {sw['budgets']}"
+    c8_detail = (f"KL = k3 + 3 SE; W0 ≤ √M2+√d = {sw['w0_bound']:.2f}; ε̂ is the residual "
+                 "through the network's inverse")
+    if ratio < VACUOUS_RATIO:
+        c8 = Check("C8", c8_text, c8_grid, ratio, 1.0, bool(ratio <= 1.0),
+                   "sweep.kl_bound_finite_n", "info",
+                   f"vacuous: ratio {ratio:.3g} < {VACUOUS_RATIO} (the bound, with ε̂² up to "
+                   f"{max(e) ** 2:.2g}, is >10x the measured KL), not evidence for C8; "
+                   + c8_detail)
+    else:
+        c8 = ratio_check("C8", c8_text, c8_grid, ratio, "sweep.kl_bound_finite_n", slack=0.0,
+                         detail=c8_detail)
+    slope = float(sw["slope"])
+    out = [c8, Check(
+        "C8", "finding: the O(ε²) law is NOT observable on the trained model — KL(P‖q̂) falls "
+        "faster than max_n ε̂_n² across training budgets (fitted log-log slope > 2)",
+        f"ring mixture, {nb} blocks, budgets {sw['budgets']} iterations/block",
+        slope, 2.0, bool(slope > 2.0), "sweep.slope", "info",
+        f"fitted OLS slope {slope:.2f} over {len(sw['budgets'])} budgets (the row FAILs if "
+        f"the slope is ≤ 2, i.e. if the finding no longer holds): max ε̂ "
+        f"moves only {max(e):.2f}→{min(e):.2f} while KL moves "
+        f"{max(sw['kl']):.3g}→{min(sw['kl']):.3g}, so the slope is not an ε² law: ε̂ of the "
+        "late, near-identity blocks is √(relative Fisher information) of ρ_N, large for a "
+        f"rough learned density even when KL is small; max KL/(C(γ_N,1)ε²) = {c_ratio:.3f}")]
     mix = results["datasets"]["mixture"]
     kf, se = mix["kl_final"]
     kd, sd = mix["diagnostics"][-1]["kl"], mix["diagnostics"][-1]["kl_se"]
@@ -266,5 +283,7 @@ def checks(results: dict) -> list[Check]:
     out.append(Check(
         "C9", "KL(P‖q̂) (fresh data through the whole flow) = KL(ρ_N‖q) (block-by-block chain)",
         "mixture, 8 blocks", diff, tol, bool(diff <= tol), "datasets.mixture.kl_final",
-        "equality", f"{kf:.4f}±{se:.4f} vs {kd:.4f}±{sd:.4f}; threshold 4 combined SE"))
+        "equality", f"{kf:.4f}±{se:.4f} vs {kd:.4f}±{sd:.4f}; threshold 4 combined SE; both "
+        "estimates use the same RK4 log-det code (this checks the chaining of blocks and the "
+        "sampling error, not the log-det: the independent slogdet check is in neural_gaussian)"))
     return out

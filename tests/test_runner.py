@@ -117,3 +117,126 @@ def test_run_one_quick_roundtrip(tmp_path):
     rec2 = _runner.run_one("gaussian_step_oracle", "quick", results_dir=tmp_path / "b",
                            figures_dir=None)
     assert rec2["results"] == rec["results"]
+
+
+# --- pipeline: crashes, NaN and stale results give FAIL rows (issue 9, item 6) -----------------
+
+_FAST = "gaussian_step_oracle"
+
+
+@pytest.fixture
+def fresh_results(tmp_path):
+    """Quick results of one fast experiment in a throw-away results folder."""
+    _runner.run_one(_FAST, "quick", results_dir=tmp_path, figures_dir=None)
+    return tmp_path
+
+
+def _rows(results_dir, **kw):
+    checks, records = _runner.collect_checks([_FAST], profile="quick", results_dir=results_dir,
+                                             **kw)
+    return checks, records, [c for c in checks if c.inequality.startswith("pipeline:")]
+
+
+def _edit_record(results_dir, fn):
+    path = _runner.result_path(_FAST, "quick", results_dir)
+    rec = json.loads(path.read_text())
+    fn(rec)
+    _io.write_json(path, rec)
+
+
+def test_fresh_results_have_fingerprint_and_no_pipeline_rows(fresh_results):
+    checks, records, pipe = _rows(fresh_results)
+    assert records[_FAST]["source_fingerprint"] == _io.source_fingerprint(_FAST)
+    assert checks and not pipe and all(c.passed for c in checks)
+
+
+def test_changed_code_gives_stale_fail_row_unless_allowed(fresh_results):
+    _edit_record(fresh_results, lambda r: r["source_fingerprint"].update(theory="0" * 16))
+    checks, _, pipe = _rows(fresh_results)
+    mod = _runner.get(_FAST)
+    assert len(pipe) == len(mod.CLAIMS) and not any(c.passed for c in pipe)
+    assert all("stale results" in c.inequality and _FAST in c.inequality for c in pipe)
+    assert all("theory/" in c.detail for c in pipe)
+    _, _, pipe = _rows(fresh_results, allow_stale=True)
+    assert not pipe
+
+
+def test_record_without_fingerprint_counts_as_stale(fresh_results):
+    _edit_record(fresh_results, lambda r: r.pop("source_fingerprint"))
+    _, _, pipe = _rows(fresh_results)
+    assert pipe and all("no source fingerprint" in c.inequality and not c.passed for c in pipe)
+
+
+def test_nan_result_gives_fail_row_not_a_crash(fresh_results):
+    def poison(rec):
+        key = next(k for k, v in rec["results"].items() if isinstance(v, (float, list)))
+        rec["results"][key] = "nan"
+
+    _edit_record(fresh_results, poison)
+    checks, records, pipe = _rows(fresh_results)  # must not raise
+    assert any("contain NaN" in c.inequality for c in pipe)
+    assert any(not c.passed for c in checks)
+    text = render(checks, records)
+    assert "**FAIL**" in text and _FAST in text
+
+
+def test_checks_that_raise_give_fail_row(fresh_results, monkeypatch):
+    mod = _runner.get(_FAST)
+
+    def broken(results):
+        return results["x"] + 1  # TypeError/KeyError, like arithmetic on "nan"
+
+    monkeypatch.setattr(mod, "checks", broken)
+    _, _, pipe = _rows(fresh_results)
+    assert pipe and all("raised" in c.inequality and not c.passed for c in pipe)
+
+
+def test_crashed_run_is_recorded_and_hides_previous_results(fresh_results, monkeypatch):
+    mod = _runner.get(_FAST)
+    run = mod.run
+
+    def crash(cfg):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(mod, "run", crash)
+    with pytest.raises(RuntimeError, match="boom"):
+        _runner.run_one(_FAST, "quick", results_dir=fresh_results, figures_dir=None)
+    fail = _runner.failure_path(_FAST, "quick", fresh_results)
+    assert json.loads(fail.read_text())["status"] == "crashed"
+    assert _runner.result_path(_FAST, "quick", fresh_results).exists()  # old file kept ...
+    checks, records, pipe = _rows(fresh_results)
+    assert checks == pipe and pipe and all("crashed" in c.inequality for c in pipe)  # ... unused
+    assert "RuntimeError: boom" in pipe[0].detail
+    assert "**crashed**" in render(checks, records)
+    monkeypatch.setattr(mod, "run", run)
+    _runner.run_one(_FAST, "quick", results_dir=fresh_results, figures_dir=None)
+    assert not fail.exists()
+    assert not _rows(fresh_results)[2]
+
+
+def test_cli_run_reports_crash_and_exits_nonzero(monkeypatch, tmp_path):
+    def crash(name, profile, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_runner, "run_one", crash)
+    assert main(["run", _FAST]) == 1
+
+
+def test_fingerprint_ignores_docstrings_and_comments_not_code(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text('"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 1  # one\n')
+    d0 = _io.code_digest([src], tmp_path)
+    src.write_text('"""Other doc."""\n# a comment\n\ndef f(x):\n    return x + 1\n')
+    assert _io.code_digest([src], tmp_path) == d0
+    src.write_text('"""Doc."""\n\ndef f(x):\n    return x + 2\n')
+    assert _io.code_digest([src], tmp_path) != d0
+    with pytest.raises(ValueError, match="name"):
+        _io.source_fingerprint("no_such_experiment")
+
+
+def test_find_nonfinite_paths():
+    data = {"a": [1.0, "nan", {"b": float("nan")}], "c": "inf", "d": np.array([np.inf])}
+    assert _io.find_nonfinite(data) == ["a[1]", "a[2].b"]
+    assert _io.find_nonfinite(data, which=("inf",)) == ["c", "d[0]"]
+    with pytest.raises(ValueError, match="which"):
+        _io.find_nonfinite(data, which=("zero",))

@@ -397,3 +397,27 @@ CHAIN_RTOL = 1e-9
 CHAIN_ATOL = 1e-14
 #: FB fixed point = target when γ ≤ 1/λmax(Q): formula in Q's eigenbasis, ~kappa * eps; 1e-10.
 FB_FIXED_POINT_ATOL = 1e-10
+
+# --- Neural flow density cross-checks (tests/flow/test_crosscheck.py) ---------------------------
+#: slogdet of a linear RK4 map vs numpy's slogdet of the same polynomial matrix: float64 round-off
+#: of a few 2x2 products; 1e-12.
+LINEAR_SLOGDET_ATOL = 1e-12
+#: Integrated log-det vs slogdet of the discrete map for a random 64-64 block at S = 24 RK4
+#: steps: truncation measured 5e-11; 1e-8.
+DISCRETE_LOGDET_ATOL = 1e-8
+#: Jacobian asymmetry ratio of exactly symmetric / antisymmetric Jacobians: round-off, 1e-12.
+ASYM_ATOL = 1e-12
+
+# --- 1-D exact discrete families (tests/oned/test_exact_families.py, issue 9) ----------------
+#: A shifted discrete minimiser under V = λx²/2 + entropy / porous medium: the exact step is the
+#: minimiser shifted by m/(1+γλ); Newton at tol 1e-11 lands within ~γ·tol of it, node values O(1);
+#: 1e-9 absolute on the nodes.
+ONED_FAMILY_ATOL = 1e-9
+#: Prescribed vs measured ε of inexact_step (brentq to 1e-13 relative): 1e-10 relative.
+ONED_FAMILY_EPS_RTOL = 1e-10
+
+# --- Gaussian experiments: independent ε (issue 9) ---------------------------------------------
+#: ``_eps_quadrature`` (POT's map + exact Gauss–Hermite rule) vs ``foc_residual`` at ε ≥ 1e-3 on
+#: well-conditioned targets (κ ≤ e²): both are round-off (~κ·u_mach·s/ε ≲ 1e-12 relative); 1e-9
+#: still rejects a residual off by 1%.
+INDEPENDENT_EPS_RTOL = 1e-9

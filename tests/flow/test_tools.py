@@ -114,8 +114,9 @@ def test_block_diagnostics_as_dict_leaves_out_what_was_not_computed():
                          block=2)
     out = d.as_dict()
     assert out["block"] == 2 and out["kl"] == 0.3 and "eps_exact" not in out
-    assert set(out) | {"kl_naive", "kl_naive_se", "eps_exact", "eps_sq_exact", "eps_sq_authors",
-                       "eps_sq_authors_quirk", "eps_sq_hybrid"} == {
+    assert set(out) | {"kl_naive", "kl_naive_se", "eps_exact", "eps_sq_exact", "eps_sq_exact_se",
+                       "jac_asym_ratio", "eps_sq_authors", "eps_sq_authors_quirk",
+                       "eps_sq_hybrid"} == {
         f.name for f in dataclasses.fields(BlockDiagnostics)}
     with pytest.raises(dataclasses.FrozenInstanceError):
         d.kl = 0.0

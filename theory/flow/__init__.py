@@ -13,11 +13,14 @@ Public names are re-exported from small private modules:
   :data:`quadratic_potential`), per-row Jacobians (``_jacobian``: :func:`max_jacobian_norm`) and
   the scoped torch thread count (``_threads``: :func:`torch_threads`);
 - data laws with exact densities (``_data``), KL estimators and sample W2 (``_diagnostics``), the
-  Assumption-1 residual, exact and the authors' estimator (``_residual``), and Gaussian closed
-  forms for the model's blocks (``_reference``).
+  Assumption-1 residual, through the network's inverse and by the authors' estimator
+  (``_residual``), Gaussian closed forms for the model's blocks (``_reference``) and independent
+  density cross-checks (``_crosscheck``: discrete-map slogdet, importance-sampled mass, Jacobian
+  asymmetry).
 """
 
 from theory.flow._block import Block, VelocityField
+from theory.flow._crosscheck import discrete_logdet, importance_mass, jacobian_asymmetry
 from theory.flow._data import (
     Circle,
     Gaussian,
@@ -72,13 +75,16 @@ __all__ = [
     "authors_residual",
     "batch_jacobian",
     "block_loss_on_points",
+    "discrete_logdet",
     "divergence",
     "exact_residual",
     "finite_n_kl_bound",
     "flow_kl",
     "gamma_schedule",
     "gaussian_fit",
+    "importance_mass",
     "integrate",
+    "jacobian_asymmetry",
     "jko_trajectory",
     "kde_score",
     "kl_from_q_samples",

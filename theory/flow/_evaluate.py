@@ -3,7 +3,8 @@ r"""Float64 per-block diagnostics of a JKO flow on held-out points (docs/theory.
 After block n is trained, held-out points of :math:`\rho_{n-1}` (with their log-density and score
 when :math:`\rho_0` has a known density) are pushed through a float64 copy of the block, and
 :class:`BlockDiagnostics` records the loss terms, the movement, the inversion error, KL(ρ_n‖q) and
-the Assumption-1 residual ε_n (exact, by the Jacobian chain; optionally the authors' estimator).
+the Assumption-1 residual ε_n (through the network's inverse, exact score by the Jacobian chain;
+optionally the authors' estimator).
 Claims C8, C9, C11, C12, C13. KL numbers are against q = N(0, I).
 """
 
@@ -47,8 +48,13 @@ class BlockDiagnostics:
             :math:`\log\det\nabla T` between S and S/2 RK4 steps (nats).
         kl, kl_se: KL(ρ_n‖q) in nats by the k3 estimator, and its standard error.
         kl_naive, kl_naive_se: the plain mean of :math:`\log\rho_n - \log q`, and its SE.
-        eps_exact: exact residual ε_n (not squared) by the Jacobian chain (docs/numerics.md §6.5).
+        eps_exact: residual ε_n (not squared) through the network's inverse: exact score by the
+            Jacobian chain, the block's own inverse as transport map, not the OT map
+            (docs/numerics.md §6.5; the key name is historical).
         eps_sq_exact: ε_n².
+        eps_sq_exact_se: Monte Carlo standard error of ``eps_sq_exact``.
+        jac_asym_ratio: antisymmetric (non-OT) part of ∇T relative to ‖∇T − I‖ at the residual
+            points (:func:`~theory.flow._crosscheck.jacobian_asymmetry`; 0 for an OT map).
         eps_sq_authors: the authors' estimate of ε_n² (KDE score, EMD map; docs/theory.md §4.2).
         eps_sq_authors_quirk: the quantity the authors' plotting code averages,
             mean of :math:`\sqrt{\sum_j\hat\xi_j^4}`.
@@ -70,6 +76,8 @@ class BlockDiagnostics:
     kl_naive_se: float | None = None
     eps_exact: float | None = None
     eps_sq_exact: float | None = None
+    eps_sq_exact_se: float | None = None
+    jac_asym_ratio: float | None = None
     eps_sq_authors: float | None = None
     eps_sq_authors_quirk: float | None = None
     eps_sq_hybrid: float | None = None
@@ -147,6 +155,7 @@ class EvalState:
         res = exact_residual(lambda z: block(z, steps=steps, create_graph=True), self.xr,
                              self.score, gamma=gamma, potential=potential)
         out["eps_exact"], out["eps_sq_exact"] = res.eps, res.eps_sq
+        out["eps_sq_exact_se"], out["jac_asym_ratio"] = res.eps_sq_se, res.asym_ratio
         self.score = res.score
         return res.y
 

@@ -1,4 +1,4 @@
-r"""The Assumption-1 residual ε of a block: exactly (Jacobian chain) and by the authors' estimator.
+r"""The Assumption-1 residual ε of a block: through the network's inverse, and the authors' way.
 
 docs/theory.md A1 and §4.2, docs/numerics.md §6.5. For a block :math:`T` from
 :math:`\rho_{n-1}` to :math:`\rho_n = T_\#\rho_{n-1}` and :math:`G = \mathrm{KL}(\cdot\|e^{-V})`,
@@ -8,11 +8,15 @@ the Wasserstein gradient of the step objective at :math:`\rho_n`, evaluated at :
     \xi(y) = \nabla\log\rho_n(y) + \nabla V(y) + \frac{y - T^{-1}(y)}{\gamma},\qquad
     \varepsilon^2 = \mathbb E_{x\sim\rho_{n-1}}|\xi(T x)|^2 .
 
-**Exact** (known ρ_0): the score is carried through blocks by the chain rule
+**Residual through the network's inverse** (known ρ_0; the function is called
+``exact_residual`` for history, the score part is exact): the score is carried through blocks
+by the chain rule
 :math:`\nabla\log\rho_n(Tx) = J(x)^{-\top}\big(\nabla\log\rho_{n-1}(x) - \nabla_x\ell(x)\big)`,
 :math:`J = \nabla T`, :math:`\ell = \log\det J`, both by autograd. Caveat: this uses the network's
 own inverse :math:`T^{-1}` as the map to :math:`\rho_{n-1}`, which equals the OT map only if the
-block is an OT map (always true at the optimum).
+block is an OT map (always true at the optimum), so it is *not* the Assumption-1 residual of the
+OT map. :attr:`ExactResidual.asym_ratio` measures the antisymmetric (non-OT) part of ∇T and
+:attr:`ExactResidual.eps_sq_se` the Monte Carlo error of ε².
 
 **Authors' estimator** (sample based):
 :math:`\hat\xi(y) = \nabla V(y) + \hat s(y) - (\hat T(y)-y)/\gamma` with :math:`\hat T` the exact
@@ -32,6 +36,7 @@ import ot
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from theory.flow._crosscheck import jacobian_asymmetry
 from theory.flow._jacobian import batch_jacobian
 from theory.flow._potential import Potential, as_potential, quadratic_potential
 from theory.validate import check_positive_scalar
@@ -56,6 +61,9 @@ class ExactResidual:
         score ((n, d)): ∇log ρ_n(y), to chain into the next block.
         xi ((n, d)): ξ(y).
         logdet ((n,)): log det ∇T(x).
+        eps_sq_se: Monte Carlo standard error of ``eps_sq`` (sd of |ξ|² over the points / √n).
+        asym_ratio: :func:`~theory.flow._crosscheck.jacobian_asymmetry` of ∇T at the points,
+            the antisymmetric (non-OT) part of the Jacobian relative to ‖∇T − I‖.
     """
 
     eps: float
@@ -64,6 +72,8 @@ class ExactResidual:
     score: torch.Tensor
     xi: torch.Tensor
     logdet: torch.Tensor
+    eps_sq_se: float = float("nan")
+    asym_ratio: float = float("nan")
 
 
 def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
@@ -104,9 +114,11 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
     score = torch.linalg.solve(jac.transpose(1, 2), rhs).squeeze(-1)
     y = y.detach()
     xi = score + potential.gradient(y) + (y - x.detach()) / gamma
-    eps_sq = float((xi * xi).sum(dim=1).mean())
+    sq = (xi * xi).sum(dim=1)
+    eps_sq = float(sq.mean())
+    se = float(sq.std() / np.sqrt(sq.numel())) if sq.numel() > 1 else float("nan")
     return ExactResidual(float(np.sqrt(eps_sq)), eps_sq, y, score.detach(), xi.detach(),
-                         ell.detach())
+                         ell.detach(), eps_sq_se=se, asym_ratio=jacobian_asymmetry(jac.detach()))
 
 
 def kde_score(y: ArrayLike, h: float) -> NDArray[np.float64]:
