@@ -181,6 +181,7 @@ def run(cfg: Config) -> dict:
     ctrl = {str(c): [cv["slope"] for case in out for cv in case["curves"]
                      if cv["c"] == c and cv["kind"] == "mean"] for c in cfg.c_controls}
     return {
+        "derivation": _constant_from_t1_t2(),
         "eps": eps_grid, "c_theorem": cfg.c_theorem, "fixed_n_eps": cfg.fixed_n_eps,
         "cases": out,
         "worst_ratio_theorem": max(float(np.max(c["ratio_to_bound"])) for c in thm),
@@ -195,6 +196,25 @@ def run(cfg: Config) -> dict:
         "n_min_slopes": [(case["n_min"]["slope"], case["n_min"]["slope_se"],
                           case["n_min"]["slope_pred"]) for case in out],
     }
+
+
+def _constant_from_t1_t2() -> dict:
+    """C(γ,λ) of docs/theory.md T4 against its derivation from T1 and T2 (bound functions only).
+
+    With W_0 such that the transient of T1 equals ε at N blocks, ``bounds.kl_after_n(N, …)``
+    (T2 after T1) equals ε²(λ + a)²/(2γλ²(2+γλ)), a = 1+γλ, and T4 bounds (λ+a)² by
+    2(λ² + a²): the ratio kl_after_n / (C ε²) = (λ+a)²/(2(λ²+a²)) ≤ 1, with equality where
+    λ = 1+γλ (e.g. γ = 0.5, λ = 2). A derivation check between two bound functions, not a
+    measurement: it fixes C(γ,λ) as the constant T1 and T2 imply.
+    """
+    ratios = []
+    eps, n = 1e-3, 6
+    for gamma, lam in itertools.product((0.25, 0.5, 1.0, 2.0), (0.5, 1.0, 2.0, 4.0)):
+        a = 1.0 + gamma * lam
+        w0 = eps * a ** (n - 1)
+        kl_t1_t2 = float(bounds.kl_after_n(n, gamma, lam, w0, eps))
+        ratios.append(kl_t1_t2 / float(bounds.kl_guarantee_constant(gamma, lam) * eps**2))
+    return {"ratio_max": max(ratios), "ratio_min": min(ratios), "n_cases": len(ratios)}
 
 
 def checks(r: dict) -> list[Check]:
@@ -214,6 +234,15 @@ def checks(r: dict) -> list[Check]:
                     g, r["worst_ratio_theorem"], "worst_ratio_theorem",
                     detail="q̂ = (F^{-1})_# N(0,I) generated explicitly from the composed affine "
                            "flow; C = (λ²+(1+γλ)²)/(γλ²(2+γλ))"),
+        Check("C8", "C(γ,λ) is the constant T1 and T2 imply: max over (γ,λ) of "
+              "bounds.kl_after_n(N, γ, λ, W_0 = ε(1+γλ)^(N−1), ε)"
+              "/(bounds.kl_guarantee_constant·ε²) = 1",
+              f"{r['derivation']['n_cases']} (γ, λ) pairs incl. γ = 0.5, λ = 2",
+              abs(r["derivation"]["ratio_max"] - 1.0), 1e-12,
+              abs(r["derivation"]["ratio_max"] - 1.0) <= 1e-12, "derivation.ratio_max",
+              "equality", "derivation check of docs/theory.md T4 (two bound functions, not a "
+              "measurement): the ratio (λ+a)²/(2(λ²+a²)) ≤ 1 is 1 where λ = 1+γλ; min "
+              f"{r['derivation']['ratio_min']:.3f}"),
         Check("C8", "log-log slope of KL(P‖q̂) vs ε ≈ 2 (c = 1; mean and map kinds)", g,
               worst_dev, 0.1, worst_dev < 0.1, "slopes_theorem", "slope",
               f"slopes {min(det):.3f}..{max(det):.3f} (max |p̂−2| shown); deterministic, OLS "
