@@ -255,3 +255,21 @@ def test_discrete_contraction_inequalities_hold(w1, m1, m2, s1, gamma, eps):
         w_in = w2(r.x, _XSTAR, g)
         bound = bounds.w2_one_step(w_prev, gamma, lam, r.residual)
         assert w_in <= bound * (1 + ONED_INEQ_RTOL) + slack
+
+
+@pytest.mark.parametrize("atoms", [(0.5,), (3.0,), (-1.0, 2.0), (0.0, 0.5, 4.0)])
+@pytest.mark.parametrize("n", [600, 2000])
+def test_step_from_atoms_converges_on_fine_grids(atoms, n):
+    """Regression: from tied nodes (atomic data) Newton must converge at large n.
+
+    A 1e-6 initial spread made the Newton matrix lose positive definiteness at n = 600 (one atom)
+    and n = 2000 (several atoms); found by the no_density_1d full profile. Oracle: the FOC
+    residual at the returned nodes, recomputed by ``foc_residual``.
+    """
+    grid = gaussian_grid(n)
+    G = kl_to_gibbs(quartic_potential(1.0))
+    k = np.minimum(np.searchsorted(np.linspace(0, 1, len(atoms) + 1)[1:], grid.s), len(atoms) - 1)
+    y = np.asarray(atoms, dtype=float)[k]
+    st = jko_step(y, grid, G, 0.5, tol=ONED_NEWTON_TOL, warn=False)
+    assert st.converged
+    assert foc_residual(st.x, y, grid, G, 0.5) <= ONED_NEWTON_TOL
