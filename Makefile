@@ -14,17 +14,23 @@ JOBS ?= 1
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	@echo "installing the project and its dependencies into $(VENV) (about a minute) ..."
+	$(PY) -m pip install --progress-bar off -c constraints.txt -e ".[test]"
 	touch $@
 
 setup: $(VENV)/.installed
 
+# `make main` leaves the checkout clean: quick results, figures and the quick report all go to
+# results/quick/ and figures/quick/ (git-ignored). The committed paper_checks.md is regenerated
+# only by `make checks`, from the committed full-profile results. PROFILE=full replaces committed
+# evidence only with OVERWRITE=1.
 main: setup
-	$(PY) -m experiments run all --profile $(PROFILE) --jobs $(JOBS)
-	$(PY) -m experiments checks
+	$(PY) -m experiments run all --profile $(PROFILE) --jobs $(JOBS) $(if $(OVERWRITE),--overwrite-evidence,)
+	$(PY) -m experiments checks --profile best --output results/quick/paper_checks.md
+	@echo "outputs: results/quick/*.json, figures/quick/*.png, results/quick/paper_checks.md"
 
 checks: setup
-	$(PY) -m experiments checks
+	$(PY) -m experiments checks --profile full
 
 figures: setup
 	$(PY) -m experiments plot all --profile full

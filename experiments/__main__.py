@@ -4,9 +4,12 @@ Also ``python -m experiments bench [NAME...]`` for the timing benchmarks, and
 ``python -m experiments mutants [--only ID...]`` for the mutation test of the checks
 (docs/mutants.md).
 
-Options: ``--profile quick|full``, ``--seed N``, ``--jobs N`` (experiments in parallel processes),
-``--device cpu|cuda`` (torch experiments only); ``checks --allow-stale`` accepts results whose
-source fingerprint differs from the current code.
+Options: ``--profile quick|full``, ``--seed N`` (N >= 0; a non-default seed writes
+``<name>.seed<N>.json``), ``--jobs N`` (N >= 1 experiments in parallel processes),
+``--device cpu|cuda`` (torch experiments only), ``run --overwrite-evidence`` (required to replace
+committed full-profile results); ``checks --allow-stale`` accepts results whose source
+fingerprint differs from the current code, ``checks --output PATH`` writes the report elsewhere.
+Command-line errors print one line naming the argument or file and exit with status 2.
 """
 
 from __future__ import annotations
@@ -15,9 +18,54 @@ import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from experiments import _io, _runner
 from experiments._paper_checks import render, write
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``error: ...``), exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102 (argparse API)
+        self.exit(2, f"error: {message} (see: python -m experiments --help)\n")
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return v
+
+
+def _check_device(device: str | None) -> None:
+    """Fail before computing if a torch device is not available in this build."""
+    if device is None or device == "cpu":
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device}: not a torch device name") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this torch build has no CUDA device available "
+                         f"(torch {torch.__version__}); use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device}: only cpu and cuda are supported")
 
 
 def _names(args_names: list[str]) -> list[str]:
@@ -39,29 +87,41 @@ def _run_task(task: tuple[str, str, int | None, str | None]) -> tuple[str, float
     return name, rec["wall_time_s"], None
 
 
-def _report(name: str, wall: float, error: str | None, profile: str) -> None:
+def _report(name: str, wall: float, error: str | None, profile: str, seed: int | None) -> None:
     if error is None:
-        print(f"[done] {name}: {wall:.1f} s -> {_runner.result_path(name, profile)}", flush=True)
+        print(f"[done] {name}: {wall:.1f} s -> {_runner.result_path(name, profile, seed=seed)}, "
+              f"{_runner.figure_path(name, profile, seed=seed)}", flush=True)
     else:
         print(f"[CRASHED] {name} after {wall:.1f} s: {error} (recorded in "
-              f"{_runner.failure_path(name, profile)})", file=sys.stderr, flush=True)
+              f"{_runner.failure_path(name, profile, seed=seed)})", file=sys.stderr, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     names = _names(args.names)
+    _check_device(args.device)
+    for n in names:  # unwritable outputs are found before any computing
+        _io.check_writable(_runner.result_path(n, args.profile, seed=args.seed).parent)
+        _io.check_writable(_runner.figure_path(n, args.profile, seed=args.seed).parent)
+    if args.profile == "full" and not args.overwrite_evidence:
+        existing = [str(_runner.result_path(n, "full", seed=args.seed)) for n in names
+                    if _runner.result_path(n, "full", seed=args.seed).exists()]
+        if existing:
+            raise ValueError(f"--profile full would overwrite committed evidence "
+                             f"({', '.join(existing[:3])}{', ...' if len(existing) > 3 else ''}); "
+                             "add --overwrite-evidence (make: OVERWRITE=1) to replace it")
     tasks = [(n, args.profile, args.seed, args.device) for n in names]
     t0 = time.perf_counter()
     crashed = []
     if args.jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(args.jobs) as ex:
             for name, wall, error in ex.map(_run_task, tasks):
-                _report(name, wall, error, args.profile)
+                _report(name, wall, error, args.profile, args.seed)
                 crashed += [name] if error else []
     else:
         for i, task in enumerate(tasks, 1):
             print(f"[{i}/{len(tasks)}] {task[0]} ({args.profile}) ...", flush=True)
             name, wall, error = _run_task(task)
-            _report(name, wall, error, args.profile)
+            _report(name, wall, error, args.profile, args.seed)
             crashed += [name] if error else []
     print(f"all done in {time.perf_counter() - t0:.1f} s"
           + (f"; CRASHED: {', '.join(crashed)}" if crashed else ""))
@@ -70,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     for n in _names(args.names):
-        print(f"{n} -> {_runner.plot_one(n, args.profile)}")
+        print(f"{n} -> {_runner.plot_one(n, args.profile, seed=args.seed)}")
     return 0
 
 
@@ -90,7 +150,8 @@ def cmd_checks(args: argparse.Namespace) -> int:
         checks_all = checks + [c for c in qfail if c.experiment not in best_quick]
     else:
         checks_all = checks
-    path = _io.ROOT / "paper_checks.md"
+    path = Path(args.output) if args.output else _io.ROOT / "paper_checks.md"
+    _io.check_writable(path.parent)
     write(path, render(checks, records, notes=extra))
     failed = [c for c in checks_all if not c.passed]
     print(f"wrote {path}: {len(checks)} checks from {len(records)} experiments, "
@@ -120,20 +181,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m experiments", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = _Parser(prog="python -m experiments", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list experiments and their claims")
     for cmd in ("run", "plot"):
         sp = sub.add_parser(cmd, help=f"{cmd} experiments (names or 'all')")
         sp.add_argument("names", nargs="+")
         sp.add_argument("--profile", choices=_runner.PROFILES, default="quick")
-        sp.add_argument("--seed", type=int, default=None)
-        sp.add_argument("--jobs", type=int, default=1)
+        sp.add_argument("--seed", type=_nonneg_int, default=None,
+                        help="seed (>= 0); a non-default seed writes <name>.seed<N>.json")
+        sp.add_argument("--jobs", type=_positive_int, default=1,
+                        help="experiments run in parallel processes (>= 1)")
         sp.add_argument("--device", default=None, help="torch device for neural experiments")
+        if cmd == "run":
+            sp.add_argument("--overwrite-evidence", action="store_true",
+                            help="allow --profile full to replace committed results/<name>.json")
     sc = sub.add_parser("checks", help="regenerate paper_checks.md; exit 1 if a check fails")
     sc.add_argument("--profile", choices=(*_runner.PROFILES, "best"), default="best",
                     help="which results to use (best: full where present, else quick)")
+    sc.add_argument("--output", default=None, metavar="PATH",
+                    help="write the report here instead of the committed paper_checks.md")
     sc.add_argument("--allow-stale", action="store_true",
                     help="accept results whose source fingerprint differs from the current code "
                          "(default: such results give a FAIL row)")
@@ -154,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (results written so far are complete; a partial result is never "
+              "written)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ import numpy as np
 
 from theory.io import atomic_write_text
 
-__all__ = ["FIGURES", "RESULTS", "ROOT", "code_digest", "find_nonfinite", "metadata", "read_json",
-           "source_fingerprint", "to_jsonable", "write_json"]
+__all__ = ["FIGURES", "RESULTS", "ROOT", "check_writable", "code_digest", "find_nonfinite",
+           "metadata", "read_json", "read_record", "source_fingerprint", "to_jsonable",
+           "write_json"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -58,9 +59,48 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """Read a results file."""
-    with open(path) as f:
-        return json.load(f)
+    """Read a JSON file.
+
+    Raises:
+        ValueError: naming the file if it cannot be read or is not valid JSON (e.g. truncated).
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a valid JSON results file ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def read_record(path: Path) -> dict:
+    """Read a results record: a JSON object with a ``results`` object (or a failure record).
+
+    Raises:
+        ValueError: naming the file if it is not valid JSON or not a results record.
+    """
+    rec = read_json(path)
+    if not isinstance(rec, dict) or not (isinstance(rec.get("results"), dict)
+                                         or rec.get("status") == "crashed"):
+        raise ValueError(f"{path}: not a results record (no 'results' object); rerun the "
+                         "experiment to rewrite it")
+    return rec
+
+
+def check_writable(folder: Path) -> Path:
+    """Create ``folder`` if needed and check that files can be written in it.
+
+    Raises:
+        ValueError: naming the folder if it cannot be created or written.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{folder}: output folder is not writable")
+    return folder
 
 
 def _git_commit() -> str:

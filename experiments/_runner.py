@@ -89,30 +89,42 @@ def make_config(mod: ModuleType, profile: str, seed: int | None = None,
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
-def result_path(name: str, profile: str = "full", results_dir: Path = _io.RESULTS) -> Path:
+#: The seed of every experiment's default ``Config``; results of any other seed get their own path.
+DEFAULT_SEED = 0
+
+
+def _seed_suffix(seed: int | None) -> str:
+    return "" if seed is None or int(seed) == DEFAULT_SEED else f".seed{int(seed)}"
+
+
+def result_path(name: str, profile: str = "full", results_dir: Path = _io.RESULTS,
+                seed: int | None = None) -> Path:
     """Path of an experiment's results file.
 
     Full-profile results (the committed, paper-quality evidence) are ``results/<name>.json``;
     quick-profile results go to ``results/quick/<name>.json`` so a quick run never overwrites them.
+    A non-default ``seed`` writes ``<name>.seed<N>.json`` beside them (never the default's file).
     """
-    base = Path(results_dir)
-    return base / f"{name}.json" if profile == "full" else base / profile / f"{name}.json"
+    base = Path(results_dir) if profile == "full" else Path(results_dir) / profile
+    return base / f"{name}{_seed_suffix(seed)}.json"
 
 
-def figure_path(name: str, profile: str = "full", figures_dir: Path = _io.FIGURES) -> Path:
+def figure_path(name: str, profile: str = "full", figures_dir: Path = _io.FIGURES,
+                seed: int | None = None) -> Path:
     """Path of an experiment's figure (``figures/<name>.png`` or ``figures/quick/<name>.png``)."""
-    base = Path(figures_dir)
-    return base / f"{name}.png" if profile == "full" else base / profile / f"{name}.png"
+    base = Path(figures_dir) if profile == "full" else Path(figures_dir) / profile
+    return base / f"{name}{_seed_suffix(seed)}.png"
 
 
-def failure_path(name: str, profile: str = "full", results_dir: Path = _io.RESULTS) -> Path:
+def failure_path(name: str, profile: str = "full", results_dir: Path = _io.RESULTS,
+                 seed: int | None = None) -> Path:
     """Path of the failure record of an experiment's last run (beside its results file).
 
     :func:`run_one` writes it (atomically) when the run or its figure raises, and removes it after
     a successful run; while it exists, :func:`collect_checks` reports the experiment as FAIL
     instead of reading the (older) results file.
     """
-    return result_path(name, profile, results_dir).with_suffix(".failed.json")
+    return result_path(name, profile, results_dir, seed).with_suffix(".failed.json")
 
 
 def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
@@ -129,7 +141,7 @@ def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
     mod = get(name)
     cfg = make_config(mod, profile, seed, device)
     fingerprint = _io.source_fingerprint(name)
-    fail_path = failure_path(name, profile, results_dir)
+    fail_path = failure_path(name, profile, results_dir, seed)
     t0 = time.perf_counter()
     try:
         results = mod.run(cfg)
@@ -148,9 +160,9 @@ def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
             "results": results,
         }
         record = _io.to_jsonable(record)
-        _io.write_json(result_path(name, profile, results_dir), record)
+        _io.write_json(result_path(name, profile, results_dir, seed), record)
         if figures_dir is not None:
-            mod.plot(record["results"], figure_path(name, profile, figures_dir))
+            mod.plot(record["results"], figure_path(name, profile, figures_dir, seed))
     except Exception as exc:
         _io.write_json(fail_path, {
             "experiment": name,
@@ -172,14 +184,22 @@ def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
 
 
 def plot_one(name: str, profile: str = "full", *, results_dir: Path = _io.RESULTS,
-             figures_dir: Path = _io.FIGURES) -> Path:
-    """Re-draw an experiment's figure from its results file only."""
+             figures_dir: Path = _io.FIGURES, seed: int | None = None) -> Path:
+    """Re-draw an experiment's figure from its results file only.
+
+    Raises:
+        ValueError: naming the file if the results are missing, not valid JSON or not a
+            results record.
+    """
     mod = get(name)
-    path = result_path(name, profile, results_dir)
+    path = result_path(name, profile, results_dir, seed)
     if not path.exists():
         raise ValueError(f"no {profile} results for {name!r} at {path}; run it first")
-    out = figure_path(name, profile, figures_dir)
-    mod.plot(_io.read_json(path)["results"], out)
+    rec = _io.read_record(path)
+    if rec.get("status") == "crashed":
+        raise ValueError(f"{path}: the last run crashed; nothing to plot")
+    out = figure_path(name, profile, figures_dir, seed)
+    mod.plot(rec["results"], out)
     return out
 
 
@@ -269,7 +289,7 @@ def collect_checks(names: Sequence[str] | None = None, *, profile: str = "best",
         for p in order:
             for path in (failure_path(name, p, results_dir), result_path(name, p, results_dir)):
                 if path.exists():
-                    rec = _io.read_json(path)
+                    rec = _io.read_record(path)
                     break
             if rec is not None:
                 break

@@ -240,3 +240,78 @@ def test_find_nonfinite_paths():
     assert _io.find_nonfinite(data, which=("inf",)) == ["c", "d[0]"]
     with pytest.raises(ValueError, match="which"):
         _io.find_nonfinite(data, which=("zero",))
+
+
+# ----------------------------------------------------------------------------------------------
+# Command-line failures: one line naming the argument or file, exit status 2, nothing computed
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "merely_convex", "--jobs", "0"], "--jobs"),
+    (["run", "merely_convex", "--jobs", "-3"], "--jobs"),
+    (["run", "merely_convex", "--seed", "-1"], "--seed"),
+    (["plot", "merely_convex", "--seed", "x"], "--seed"),
+])
+def test_bad_option_values_exit_2_with_one_line(argv, needle, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and needle in err and "\n" not in err
+
+
+def test_full_profile_refuses_to_overwrite_committed_evidence(capsys):
+    """No computing: the refusal comes before any run (the committed results/<name>.json exist)."""
+    assert _runner.result_path("merely_convex", "full").exists()
+    assert main(["run", "merely_convex", "--profile", "full"]) == 2
+    assert "--overwrite-evidence" in capsys.readouterr().err
+
+
+def test_unavailable_cuda_device_is_one_line_error(capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is available here")
+    assert main(["run", "neural_gaussian", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --device cuda") and "\n" not in err
+
+
+@pytest.mark.parametrize("content, needle", [
+    ('{"experiment": "merely_convex", "results": {"a": "unterminated', "not a valid JSON"),
+    ("{}", "not a results record"),
+    ("[1, 2]", "not a results record"),
+])
+def test_broken_results_file_is_named(tmp_path, content, needle):
+    path = _runner.result_path("merely_convex", "quick", tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(ValueError, match=needle) as exc:
+        _runner.plot_one("merely_convex", "quick", results_dir=tmp_path, figures_dir=tmp_path)
+    assert str(path) in str(exc.value)
+
+
+def test_unwritable_output_folder_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match="cannot create the output folder") as exc:
+        _io.check_writable(blocker / "results")
+    assert str(blocker / "results") in str(exc.value)
+
+
+@pytest.mark.parametrize("seed, name", [(None, "x.json"), (0, "x.json"), (5, "x.seed5.json")])
+def test_non_default_seed_has_its_own_paths(tmp_path, seed, name):
+    assert _runner.result_path("x", "quick", tmp_path, seed).name == name
+    assert _runner.result_path("x", "full", tmp_path, seed) == tmp_path / name
+    assert _runner.figure_path("x", "quick", tmp_path, seed).name == name.replace(".json", ".png")
+    assert _runner.failure_path("x", "quick", tmp_path, seed).name == name.replace(
+        ".json", ".failed.json")
+
+
+def test_keyboard_interrupt_is_one_line_exit_130(monkeypatch, capsys):
+    def boom(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("experiments.__main__.cmd_list", boom)
+    assert main(["list"]) == 130
+    assert capsys.readouterr().err.strip().startswith("interrupted")
