@@ -69,11 +69,13 @@ class FlowConfig:
         ratio: geometric ratio r of γ_n = γ r^{n-1}.
         gammas: explicit step sizes (overrides ``schedule``), or ``None``.
         hidden: hidden widths of the velocity MLP (:class:`VelocityField`).
-        activation: ``"softplus"`` or ``"tanh"``.
+        activation: ``"softplus"``, ``"tanh"`` or ``"silu"``.
+        softplus_beta: slope β of the softplus (JKO-iFlow: 20).
         time_dependent: feed t to the MLP.
         steps: RK4 steps per block in training.
         eval_steps: RK4 steps for reported numbers.
-        div: divergence, ``"exact"`` or ``"hutchinson"``.
+        div: divergence, ``"exact"`` (carried through the MLP, one backward in training),
+            ``"autograd"`` (d autograd passes, the oracle) or ``"hutchinson"``.
         iters: Adam iterations per block.
         batch: minibatch size.
         lr: initial learning rate.
@@ -94,6 +96,7 @@ class FlowConfig:
     gammas: tuple[float, ...] | None = None
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "softplus"
+    softplus_beta: float = 20.0
     time_dependent: bool = True
     steps: int = 3
     eval_steps: int = 6
@@ -115,7 +118,7 @@ class FlowConfig:
             v = check_int(getattr(self, name), name, minimum=0 if name == "iters" else 1)
             object.__setattr__(self, name, v)
         check_choice(self.dtype, "dtype", ("float32", "float64"))
-        for name in ("lr", "grad_clip", "lr_min_frac"):
+        for name in ("lr", "grad_clip", "lr_min_frac", "softplus_beta"):
             check_positive_scalar(getattr(self, name), name)
         self.gamma_list()  # validates the schedule
 
@@ -132,7 +135,8 @@ class FlowConfig:
 
 def make_block(cfg: FlowConfig) -> Block:
     """A fresh block (identity at start: zero last layer) with the config's architecture."""
-    field = VelocityField(cfg.d, tuple(cfg.hidden), cfg.activation, cfg.time_dependent)
+    field = VelocityField(cfg.d, tuple(cfg.hidden), cfg.activation, cfg.time_dependent,
+                          softplus_beta=cfg.softplus_beta)
     return Block(field, steps=cfg.steps, div=cfg.div)
 
 

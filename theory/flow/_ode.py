@@ -9,8 +9,15 @@ gives :math:`x(t_1) = \Phi(x(t_0))` and :math:`\ell(t_1) = \log\det\nabla\Phi(x(
 Integrating from ``t0 = 1`` to ``t1 = 0`` gives the inverse map and *its* log-determinant, so one
 routine serves both directions. Claims C9, C11 (exact densities, inversion errors).
 
-The divergence is exact (one autograd pass per coordinate; use for d ≤ 10) or Hutchinson's
-estimator :math:`v^\top(\nabla f)v` with one Rademacher probe held fixed per solve.
+The divergence is
+
+- ``"exact"``: carried through the MLP in its own forward pass by fields that provide
+  ``forward_div`` (:class:`~theory.flow.VelocityField`; docs/numerics.md §6.2), so training needs
+  one backward pass; other fields fall back to ``"autograd"``;
+- ``"autograd"``: the oracle, one autograd pass per coordinate (d passes, and a double backward
+  in training);
+- ``"hutchinson"``: :math:`v^\top(\nabla f)v` with one Rademacher probe held fixed per solve
+  (through ``forward_div`` when the field has it, else by autograd).
 """
 
 from __future__ import annotations
@@ -24,19 +31,20 @@ from theory.validate import check_choice, check_int
 __all__ = ["DIVERGENCES", "METHODS", "divergence", "integrate"]
 
 METHODS = ("rk4", "euler")
-DIVERGENCES = ("exact", "hutchinson")
+DIVERGENCES = ("exact", "autograd", "hutchinson")
 
 Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def divergence(f: torch.Tensor, x: torch.Tensor, *, mode: str = "exact",
+def divergence(f: torch.Tensor, x: torch.Tensor, *, mode: str = "autograd",
                probe: torch.Tensor | None = None, create_graph: bool = False) -> torch.Tensor:
     r"""Divergence :math:`\nabla\!\cdot f = \mathrm{tr}\,\nabla_x f` of ``f = field(x)`` per row.
 
     Args:
         f ((n, d) tensor): field values computed from ``x`` (so that autograd links them).
         x ((n, d) tensor): points, part of an autograd graph (``requires_grad``).
-        mode: ``"exact"`` (sum of d diagonal Jacobian entries, d backward passes) or
+        mode: ``"autograd"`` (sum of d diagonal Jacobian entries, d backward passes; ``"exact"``
+            is accepted as a synonym, since a bare tensor has no cheaper exact route) or
             ``"hutchinson"`` (:math:`v^\top\nabla f\,v`, unbiased, one pass; needs ``probe``).
         probe ((n, d) tensor or None): Hutchinson probe vectors.
         create_graph: keep the graph (needed to differentiate the divergence again: training,
@@ -48,7 +56,7 @@ def divergence(f: torch.Tensor, x: torch.Tensor, *, mode: str = "exact",
     Raises:
         ValueError: on an unknown ``mode`` or a missing ``probe``.
     """
-    if mode == "exact":
+    if mode in ("exact", "autograd"):
         d = x.shape[1]
         div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         for i in range(d):
@@ -73,6 +81,13 @@ def _stage(field: Field, x: torch.Tensor, t: float, *, logdet: bool, mode: str,
     if not logdet:
         f = field(x, tt)
         return (f if create_graph else f.detach()), None
+    fused = getattr(field, "forward_div", None)
+    if fused is not None and mode != "autograd":
+        pr = probe if mode == "hutchinson" else None
+        if create_graph:
+            return fused(x, tt, pr)
+        with torch.no_grad():
+            return fused(x.detach(), tt, pr)
     with torch.enable_grad():
         xs = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
         f = field(xs, tt)
@@ -100,7 +115,7 @@ def integrate(field: Field, x: torch.Tensor, *, t0: float = 0.0, t1: float = 1.0
         steps (int ≥ 1): number of fixed steps S.
         method: ``"rk4"`` or ``"euler"``.
         logdet: also integrate :math:`\ell` (the log-determinant of the map ``x -> x(t1)``).
-        div: ``"exact"`` or ``"hutchinson"``.
+        div: ``"exact"``, ``"autograd"`` or ``"hutchinson"`` (module docstring).
         create_graph: build a differentiable graph (training; derivatives in x for residuals).
         probe ((n, d) tensor or None): Hutchinson probe; drawn (Rademacher) if needed and None.
 
