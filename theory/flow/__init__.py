@@ -6,12 +6,14 @@ Public names are re-exported from small private modules:
 - the network: ``_ode`` (fixed-step RK4/Euler with the exact log-determinant), ``_block`` (one
   ODE block, :class:`Block`, :class:`VelocityField`), ``_model`` (the stack :class:`JKOFlow`,
   densities both ways, :class:`FlowConfig`, :func:`gamma_schedule`);
-- block-wise training (``_train``: :func:`train_block`, :func:`train_flow`), per-block float64
-  diagnostics (``_evaluate``: :class:`BlockDiagnostics`, :class:`EvalState`) and resumable
-  checkpoints (``_checkpoint``);
+- block-wise training (``_train``: :func:`train_block`, :func:`train_flow`, on a data law or a
+  user's own array, :class:`Empirical`), per-block float64 diagnostics (``_evaluate``:
+  :class:`BlockDiagnostics`, :class:`EvalState`), resumable content-fingerprinted checkpoints
+  and :meth:`JKOFlow.save` / :meth:`JKOFlow.load` (``_checkpoint``);
 - the target potential V with its gradient (``_potential``: :class:`Potential`,
   :data:`quadratic_potential`), per-row Jacobians (``_jacobian``: :func:`max_jacobian_norm`) and
-  the scoped torch thread count (``_threads``: :func:`torch_threads`);
+  the scoped torch thread count (``_threads``: :func:`torch_threads`); the one tensor-to-numpy
+  crossing (``_convert``: :func:`to_numpy`);
 - data laws with exact densities (``_data``), KL estimators and sample W2 (``_diagnostics``), the
   Assumption-1 residual, through the network's inverse and by the authors' estimator
   (``_residual``), Gaussian closed forms for the model's blocks (``_reference``) and independent
@@ -20,9 +22,11 @@ Public names are re-exported from small private modules:
 """
 
 from theory.flow._block import Block, VelocityField
+from theory.flow._convert import to_numpy
 from theory.flow._crosscheck import discrete_logdet, importance_mass, jacobian_asymmetry
 from theory.flow._data import (
     Circle,
+    Empirical,
     Gaussian,
     GaussianMixture,
     Segment,
@@ -60,6 +64,7 @@ __all__ = [
     "Block",
     "BlockDiagnostics",
     "Circle",
+    "Empirical",
     "EvalState",
     "FlowConfig",
     "Gaussian",
@@ -96,6 +101,7 @@ __all__ = [
     "quadratic_potential",
     "ring_mixture",
     "std_normal_log_prob",
+    "to_numpy",
     "torch_threads",
     "train_block",
     "train_flow",

@@ -97,8 +97,8 @@ class VelocityField(nn.Module):
         r"""Return ``(f(x, t), div)`` in one forward pass, ``div`` of shape (n,).
 
         Without ``probe``: the exact divergence :math:`\mathrm{tr}\,\nabla_x f`. Write
-        :math:`D_l = \mathrm{diag}\,\sigma'(z_l)`, :math:`W_1^x` the x-columns of the first layer and
-        :math:`W_{L+1}` the output layer, so that
+        :math:`D_l = \mathrm{diag}\,\sigma'(z_l)`, :math:`W_1^x` the x-columns of the first layer
+        and :math:`W_{L+1}` the output layer, so that
         :math:`\nabla_x f = W_{L+1}D_L W_L\cdots D_1 W_1^x` (docs/numerics.md §6.2).
 
         - one hidden layer: :math:`\mathrm{tr} = \sum_c D_1[c]\,(W_1^xW_2)_{cc}`;

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from theory.flow._convert import to_numpy
 from theory.flow._jacobian import batch_jacobian
 from theory.validate import as_finite_array, check_int
 
@@ -55,8 +56,7 @@ def discrete_logdet(block, x: torch.Tensor, *, steps: int) -> tuple[np.ndarray, 
     sign, logabs = torch.linalg.slogdet(jac.detach())
     if bool((sign <= 0).any()):
         raise ValueError("x: the block's Jacobian has a non-positive determinant at some point")
-    return (ell.detach().to(torch.float64).numpy(),
-            logabs.to(torch.float64).numpy())
+    return to_numpy(ell), to_numpy(logabs)
 
 
 def importance_mass(log_f: ArrayLike, log_r: ArrayLike) -> tuple[float, float]:
@@ -98,7 +98,7 @@ def jacobian_asymmetry(jac: torch.Tensor | ArrayLike) -> float:
     Raises:
         ValueError: if ``jac`` is not (n, d, d).
     """
-    j = np.asarray(jac.detach() if isinstance(jac, torch.Tensor) else jac, dtype=np.float64)
+    j = to_numpy(jac)
     if j.ndim != 3 or j.shape[1] != j.shape[2] or j.shape[0] < 1:
         raise ValueError(f"jac must have shape (n, d, d), got {j.shape}")
     anti = 0.5 * (j - np.swapaxes(j, 1, 2))

@@ -9,7 +9,10 @@ also have ``log_prob(x: torch.Tensor) -> (n,) tensor`` (differentiable, so the e
 - :class:`Toy2D` (two moons, checkerboard, rose curve: drawn procedurally, no density -> NLL);
 - :class:`Circle`, :class:`Segment` (data without density) and :func:`ou_smooth` of a finite
   atom set, whose smoothed law :math:`\mathrm{Law}(e^{-\delta}X+\sqrt{1-e^{-2\delta}}Z)` is an
-  exact Gaussian mixture (docs/numerics.md §2.5, docs/theory.md R6).
+  exact Gaussian mixture (docs/numerics.md §2.5, docs/theory.md R6);
+- :class:`Empirical`: a user's own (n, d) samples (no density), with a seeded held-out split
+  disjoint from the training rows (:meth:`Empirical.split`, used by
+  :func:`~theory.flow.train_flow`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from theory.flow._convert import to_numpy
 from theory.spd import spectrum
 from theory.validate import (
     as_finite_array,
@@ -37,6 +41,7 @@ from theory.validate import (
 __all__ = [
     "TOYS",
     "Circle",
+    "Empirical",
     "Gaussian",
     "GaussianMixture",
     "Segment",
@@ -236,6 +241,82 @@ class Segment:
         """``m`` equally spaced points of the segment."""
         u = (np.arange(check_int(m, "m", minimum=1)) + 0.5)[:, None] / m
         return self.a + u * (self.b - self.a)
+
+
+@dataclass(frozen=True, eq=False)
+class Empirical:
+    """The empirical law of a user's samples: no density, a seeded held-out / training split.
+
+    Args:
+        samples ((m, d) array or tensor): the data rows, finite; stored as a read-only float64
+            copy (a tensor is detached and moved to the CPU first).
+        seed (int >= 0): seeds the row shuffle of :meth:`split`.
+
+    Raises:
+        ValueError: naming ``samples`` if it is not a numeric 2-D array with m, d >= 1, or if
+            rows contain NaN or inf (the count is given); naming ``seed`` for a bad seed.
+    """
+
+    samples: NDArray[np.float64]
+    seed: int = 0
+    has_density: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        """Validate and copy ``samples`` (``ValueError`` naming a bad field)."""
+        try:
+            x = np.array(to_numpy(self.samples), dtype=np.float64, copy=True)
+        except (TypeError, ValueError):
+            raise ValueError(f"samples must be an (n, d) array of numbers, got "
+                             f"{type(self.samples).__name__}") from None
+        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"samples must be an (n, d) array with n, d >= 1, got shape "
+                             f"{x.shape}")
+        bad = int((~np.isfinite(x).all(axis=1)).sum())
+        if bad:
+            raise ValueError(f"samples contains NaN or inf in {bad} of {x.shape[0]} rows")
+        x.setflags(write=False)
+        object.__setattr__(self, "samples", x)
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
+
+    def __repr__(self) -> str:
+        """Shape and seed (not the rows)."""
+        return f"Empirical(n={self.n}, d={self.d}, seed={self.seed})"
+
+    @property
+    def n(self) -> int:
+        """Number of rows m."""
+        return int(self.samples.shape[0])
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return int(self.samples.shape[1])
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Return n rows drawn uniformly with replacement (a draw from the empirical law).
+
+        :func:`~theory.flow.train_flow` does not call this: it uses :meth:`split`, so that its
+        held-out rows are never training rows.
+        """
+        n = check_int(n, "n", minimum=1)
+        return self.samples[rng.integers(0, self.n, size=n)]
+
+    def split(self, n_eval: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Shuffle the rows by ``seed``; return ``(held_out, train)``, disjoint sets of rows.
+
+        ``held_out`` is the first ``n_eval`` shuffled rows ((n_eval, d)), ``train`` all the other
+        m - n_eval rows ((m - n_eval, d)); both are fresh float64 arrays.
+
+        Raises:
+            ValueError: naming ``n_eval`` if it is < 1 or leaves no training row
+                (m < n_eval + 1).
+        """
+        n_eval = check_int(n_eval, "n_eval", minimum=1)
+        if self.n < n_eval + 1:
+            raise ValueError(f"n_eval={n_eval} held-out rows leave no training row: the data has "
+                             f"{self.n} rows, at least n_eval + 1 = {n_eval + 1} are needed")
+        rows = self.samples[np.random.default_rng(self.seed).permutation(self.n)]
+        return rows[:n_eval].copy(), rows[n_eval:].copy()
 
 
 def ou_smooth(atoms: ArrayLike, delta: float, weights: ArrayLike | None = None) -> GaussianMixture:

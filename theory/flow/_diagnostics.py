@@ -21,6 +21,7 @@ import ot
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from theory.flow._convert import to_numpy
 from theory.flow._data import std_normal_log_prob
 from theory.validate import as_finite_array, check_int
 
@@ -92,7 +93,7 @@ def flow_kl(flow: Callable[..., tuple[torch.Tensor, torch.Tensor]], data, x: tor
         ``(estimate, standard error)`` in nats.
     """
     z, ell = flow(x, steps=steps)
-    return kl_k3(data.log_prob(x).numpy(), (std_normal_log_prob(z) + ell).numpy())
+    return kl_k3(to_numpy(data.log_prob(x)), to_numpy(std_normal_log_prob(z) + ell))
 
 
 def w2_emd(x: ArrayLike, y: ArrayLike) -> float:

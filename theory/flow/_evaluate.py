@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from theory.flow._block import Block
+from theory.flow._convert import to_numpy
 from theory.flow._data import std_normal_log_prob
 from theory.flow._diagnostics import kl_k3
 from theory.flow._potential import Potential, quadratic_potential
@@ -148,9 +149,9 @@ class EvalState:
                          steps: int, potential: Potential, out: dict) -> torch.Tensor:
         """KL(ρ_n‖q) and the exact ε_n into ``out``; carry log ρ and the score; return T(xr)."""
         self.logp = self.logp - ell
-        lq = std_normal_log_prob(y).numpy()
-        out["kl"], out["kl_se"] = kl_k3(self.logp.numpy(), lq)
-        h = self.logp.numpy() - lq
+        lq = to_numpy(std_normal_log_prob(y))
+        out["kl"], out["kl_se"] = kl_k3(to_numpy(self.logp), lq)
+        h = to_numpy(self.logp) - lq
         out["kl_naive"], out["kl_naive_se"] = float(h.mean()), float(h.std() / np.sqrt(h.size))
         res = exact_residual(lambda z: block(z, steps=steps, create_graph=True), self.xr,
                              self.score, gamma=gamma, potential=potential)
@@ -161,11 +162,12 @@ class EvalState:
 
     def _authors(self, yr: torch.Tensor, gamma: float, kde_h: float) -> dict[str, float]:
         """The authors' ε̂² (and its plotted variant); the hybrid one when the score is known."""
-        a = authors_residual(yr.numpy(), self.xr.numpy(), gamma=gamma, h=kde_h)
+        a = authors_residual(to_numpy(yr), to_numpy(self.xr), gamma=gamma, h=kde_h)
         out = {"eps_sq_authors": a["eps_sq"], "eps_sq_authors_quirk": a["eps_sq_quirk"]}
         if self.score is not None:  # exact score + EMD map: isolates the KDE error
             out["eps_sq_hybrid"] = authors_residual(
-                yr.numpy(), self.xr.numpy(), gamma=gamma, score=self.score.numpy())["eps_sq"]
+                to_numpy(yr), to_numpy(self.xr), gamma=gamma,
+                score=to_numpy(self.score))["eps_sq"]
         return out
 
 

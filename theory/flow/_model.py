@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from theory.flow._block import Block, VelocityField
@@ -80,6 +82,9 @@ class FlowConfig:
         batch: minibatch size.
         lr: initial learning rate.
         lr_min_frac: the cosine decay ends at ``lr * lr_min_frac``.
+        lr_decay: block n starts at ``lr * lr_decay**(n-1)`` (1 = the same for every block;
+            below 1 the late blocks, whose step is small and whose loss gain is below the
+            minibatch noise, take smaller Adam steps: docs/numerics.md §6.6).
         grad_clip: gradient-norm clipping threshold.
         n_train: size of the (fixed) training set pushed through the blocks.
         warm_start: initialise block n from block n-1.
@@ -105,6 +110,7 @@ class FlowConfig:
     batch: int = 500
     lr: float = 2e-3
     lr_min_frac: float = 0.05
+    lr_decay: float = 1.0
     grad_clip: float = 1.0
     n_train: int = 20000
     warm_start: bool = True
@@ -118,7 +124,7 @@ class FlowConfig:
             v = check_int(getattr(self, name), name, minimum=0 if name == "iters" else 1)
             object.__setattr__(self, name, v)
         check_choice(self.dtype, "dtype", ("float32", "float64"))
-        for name in ("lr", "grad_clip", "lr_min_frac", "softplus_beta"):
+        for name in ("lr", "grad_clip", "lr_min_frac", "softplus_beta", "lr_decay"):
             check_positive_scalar(getattr(self, name), name)
         self.gamma_list()  # validates the schedule
 
@@ -126,6 +132,10 @@ class FlowConfig:
         """The step sizes γ_1..γ_N."""
         kind = "given" if self.gammas is not None else self.schedule
         return gamma_schedule(kind, self.n_blocks, self.gamma, self.ratio, self.gammas)
+
+    def block_lr(self, k: int) -> float:
+        """Initial learning rate of block ``k + 1`` (k counted from 0): ``lr * lr_decay**k``."""
+        return self.lr * self.lr_decay ** check_int(k, "k", minimum=0)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -141,13 +151,30 @@ def make_block(cfg: FlowConfig) -> Block:
 
 
 class JKOFlow(nn.Module):
-    """A stack of :class:`Block` s with step sizes; blocks are appended as they are trained."""
+    """A stack of :class:`Block` s with step sizes; blocks are appended as they are trained.
 
-    def __init__(self, gammas: tuple[float, ...] = ()) -> None:
+    Attributes:
+        blocks: the blocks T_1..T_N (an ``nn.ModuleList``).
+        gammas: their step sizes γ_1..γ_N (and any pre-set for blocks still to come).
+        config: the :class:`FlowConfig` whose :func:`make_block` builds the blocks (set by
+            :func:`~theory.flow.train_flow`; ``None`` for a hand-built flow). :meth:`save`
+            needs it.
+
+    Dtype and device: :meth:`forward` and :meth:`inverse` take tensors of the parameters' dtype
+    and device; :meth:`log_prob` and :meth:`sample` also take numpy input and cast it to them,
+    so a float32-trained flow is evaluated in float32 (use :meth:`evaluation_copy` for float64
+    numbers).
+    """
+
+    def __init__(self, gammas: tuple[float, ...] = (), *,
+                 config: FlowConfig | None = None) -> None:
         """An empty flow; ``gammas`` may pre-set the step sizes of blocks appended later."""
         super().__init__()
+        if config is not None and not isinstance(config, FlowConfig):
+            raise ValueError(f"config must be a FlowConfig or None, got {type(config).__name__}")
         self.blocks = nn.ModuleList()
         self.gammas: list[float] = [check_positive_scalar(g, "gammas") for g in gammas]
+        self.config = config
 
     def append(self, block: Block, gamma: float) -> None:
         """Add a trained block with its step size."""
@@ -159,9 +186,65 @@ class JKOFlow(nn.Module):
         """Number of blocks."""
         return len(self.blocks)
 
+    @property
+    def d(self) -> int | None:
+        """Dimension: the first block's field's ``d``, else ``config.d``, else ``None``."""
+        if len(self) and getattr(self.blocks[0].field, "d", None) is not None:
+            return int(self.blocks[0].field.d)
+        return self.config.d if self.config is not None else None
+
     def evaluation_copy(self) -> JKOFlow:
         """A float64 deep copy for reported numbers (C: every reported number in float64)."""
         return copy.deepcopy(self).to(torch.float64)
+
+    def save(self, path: str | Path) -> None:
+        """Write the flow to ``path`` atomically: config, step sizes, weights, dtype.
+
+        :meth:`load` rebuilds it exactly (bit-identical outputs on the same device). The file
+        holds plain data only (read with ``torch.load(weights_only=True)``).
+
+        Raises:
+            ValueError: if :attr:`config` is ``None`` or does not describe the blocks.
+        """
+        from theory.flow._checkpoint import save_flow  # _checkpoint imports this module
+
+        save_flow(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | None = None) -> JKOFlow:
+        """The flow saved at ``path`` by :meth:`save` (on ``device``, default the config's).
+
+        Raises:
+            ValueError: if ``path`` is not a saved flow.
+        """
+        from theory.flow._checkpoint import load_flow  # _checkpoint imports this module
+
+        return load_flow(path, device=device)
+
+    def _param_like(self) -> tuple[torch.dtype, torch.device]:
+        """Dtype and device of the parameters (an empty flow: its config's, else float64/CPU)."""
+        p = next(self.parameters(), None)
+        if p is not None:
+            return p.dtype, p.device
+        if self.config is not None:
+            return self.config.torch_dtype, torch.device(self.config.device)
+        return torch.float64, torch.device("cpu")
+
+    def _as_input(self, x: ArrayLike | torch.Tensor, name: str) -> torch.Tensor:
+        """``x`` as an (n, d) tensor of the parameters' dtype and device.
+
+        Raises:
+            ValueError: naming ``name`` for a wrong shape or non-numeric input.
+        """
+        dtype, device = self._param_like()
+        try:
+            t = torch.as_tensor(x).to(dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"{name} must be an (n, d) array or tensor of numbers") from None
+        d = self.d
+        if t.ndim != 2 or (d is not None and t.shape[1] != d):
+            raise ValueError(f"{name} must have shape (n, {d}), got {tuple(t.shape)}")
+        return t
 
     def forward(self, x: torch.Tensor, *, upto: int | None = None, steps: int | None = None,
                 method: str = "rk4") -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,22 +274,44 @@ class JKOFlow(nn.Module):
             ell = ell + l_k
         return z, ell
 
-    def log_prob(self, x: torch.Tensor, *, steps: int | None = None) -> torch.Tensor:
-        r"""Generated density :math:`\log\hat q_0(x) = \log q(F(x)) + \log\det\nabla F(x)`."""
+    def log_prob(self, x: ArrayLike | torch.Tensor, *, steps: int | None = None) -> torch.Tensor:
+        r"""Generated density :math:`\log\hat q_0(x) = \log q(F(x)) + \log\det\nabla F(x)`.
+
+        Args:
+            x ((n, d) tensor or array): points; cast to the parameters' dtype and device.
+            steps: RK4 steps per block (``None``: each block's own).
+
+        Returns:
+            (n,) tensor of the parameters' dtype, in nats.
+
+        Raises:
+            ValueError: naming ``x`` if it is not (n, d).
+        """
+        x = self._as_input(x, "x")
         z, ell = self(x, steps=steps)
         return std_normal_log_prob(z) + ell
 
     def sample(self, n: int, *, generator: torch.Generator | None = None,
-               dtype: torch.dtype = torch.float64, steps: int | None = None,
+               dtype: torch.dtype | None = None, steps: int | None = None,
                method: str = "rk4") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r"""Generate ``x = F^{-1}(z)``, z ~ N(0, I).
 
+        z is drawn on the CPU in ``dtype`` (default float64, so a float32 flow and its
+        :meth:`evaluation_copy` see the same z up to rounding), then cast to the parameters'
+        dtype and device.
+
         Returns:
-            ``(x, log q̂_0(x) by backward integration, z)``.
+            ``(x, log q̂_0(x) by backward integration, z)``, tensors of the parameters' dtype.
+
+        Raises:
+            ValueError: for ``n < 1`` or an empty flow (no blocks: nothing to invert).
         """
         n = check_int(n, "n", minimum=1)
-        p = next(self.parameters())
-        d = self.blocks[0].field.d
-        z = torch.randn(n, d, generator=generator, dtype=dtype).to(p.device)
+        if len(self) == 0:
+            raise ValueError("sample needs a flow with at least one block; this JKOFlow is empty")
+        p_dtype, p_device = self._param_like()
+        d = self.d
+        z = torch.randn(n, d, generator=generator, dtype=dtype or torch.float64)
+        z = z.to(dtype=p_dtype, device=p_device)
         x, ell_inv = self.inverse(z, steps=steps, method=method)
         return x, std_normal_log_prob(z) - ell_inv, z

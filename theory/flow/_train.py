@@ -15,22 +15,26 @@ whose population minimiser is the JKO step. :func:`train_block` trains one block
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from theory.flow._block import Block
 from theory.flow._checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from theory.flow._convert import to_numpy
+from theory.flow._data import Empirical
 from theory.flow._evaluate import BlockDiagnostics, EvalState
 from theory.flow._model import FlowConfig, JKOFlow, make_block
 from theory.flow._potential import Potential, as_potential, quadratic_potential
 from theory.progress import progress
-from theory.validate import check_positive_scalar
+from theory.validate import check_int, check_positive_scalar
 
 __all__ = ["TrainResult", "train_block", "train_flow"]
 
@@ -44,7 +48,7 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
                 potential: Potential = quadratic_potential,
                 callback: Callable[[int, Block], None] | None = None,
                 callback_at: tuple[int, ...] = (), log_every: int = 10, desc: str = "block",
-                show_progress: bool = False) -> list[dict]:
+                show_progress: bool = False, lr: float | None = None) -> list[dict]:
     """Train one block by Adam with cosine decay on minibatches of ``x_train`` (rows ~ ρ_{n-1}).
 
     The optimiser settings come from ``cfg``: ``iters`` iterations of minibatch ``batch`` at
@@ -63,21 +67,25 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
         log_every: history stride (the last iteration is always logged).
         desc: progress-bar label.
         show_progress: draw the progress bar.
+        lr: initial learning rate (default ``cfg.lr``; :func:`train_flow` passes
+            ``cfg.block_lr(k)``).
 
     Returns:
         The loss history: dicts with ``it``, ``loss``, ``v``, ``div``, ``w`` (minibatch values in
         the training dtype, nats).
 
     Raises:
-        ValueError: for ``gamma <= 0`` or a non-2-D / empty ``x_train``.
+        ValueError: for ``gamma <= 0`` or a non-2-D / empty ``x_train``, and if the loss becomes
+            non-finite (training diverged; the block ``desc`` and iteration are named).
     """
     gamma = check_positive_scalar(gamma, "gamma")
     if x_train.ndim != 2 or x_train.shape[0] < 1:
         raise ValueError(f"x_train must have shape (n, d), got {tuple(x_train.shape)}")
     iters, batch = cfg.iters, cfg.batch
-    opt = torch.optim.Adam(block.parameters(), lr=cfg.lr)
+    lr = cfg.lr if lr is None else check_positive_scalar(lr, "lr")
+    opt = torch.optim.Adam(block.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(iters, 1),
-                                                       eta_min=cfg.lr * cfg.lr_min_frac)
+                                                       eta_min=lr * cfg.lr_min_frac)
     n = x_train.shape[0]
     hist: list[dict] = []
     todo = set(callback_at)
@@ -91,6 +99,9 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
         div = -ell.mean()
         w = ((y - x) ** 2).sum(dim=1).mean() / (2.0 * gamma)
         loss = v + div + w
+        if not torch.isfinite(loss):
+            raise ValueError(f"{desc}: training diverged: the loss is {loss.item()} at iteration "
+                             f"{it}; rescale the data or lower cfg.lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(block.parameters(), cfg.grad_clip)
@@ -130,7 +141,73 @@ def _next_block(cfg: FlowConfig, prev: Block | None) -> Block:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             return make_block(cfg).to(dtype=dt, device=dev)
-    return copy.deepcopy(prev) if cfg.warm_start else make_block(cfg).to(dt, dev)
+    return copy.deepcopy(prev) if cfg.warm_start else make_block(cfg).to(dtype=dt, device=dev)
+
+
+def _block_seed(cfg: FlowConfig, k: int) -> int:
+    """Seed of block k's global torch RNG (fresh blocks without warm start, Hutchinson probes)."""
+    return int(np.random.SeedSequence([cfg.seed, k, 1]).generate_state(1)[0])
+
+
+@contextlib.contextmanager
+def _seeded_global_rng(cfg: FlowConfig, k: int) -> Iterator[None]:
+    """Fork the global torch RNG (CPU, and the CUDA device in use) and seed it for block k.
+
+    Whatever block k draws from the global generator then depends only on (cfg.seed, k), so a
+    run resumed from a checkpoint trains its remaining blocks exactly as an uninterrupted run.
+    """
+    dev, seed = torch.device(cfg.device), _block_seed(cfg, k)
+    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] \
+        if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed)
+        for i in cuda:
+            with torch.cuda.device(i):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+def _checked_samples(x, what: str, d: int) -> np.ndarray:
+    """``x`` as an (n, d) ndarray (its own dtype); ``ValueError`` for a bad shape or NaN/inf."""
+    a = to_numpy(x, dtype=None)
+    if a.ndim != 2:
+        raise ValueError(f"data must give (n, d) samples, got {what} samples of shape {a.shape}")
+    if a.shape[1] != d:
+        raise ValueError(f"data has d={a.shape[1]} columns but cfg.d={d}")
+    bad = int((~np.isfinite(a).all(axis=1)).sum())
+    if bad:
+        raise ValueError(f"data contains NaN or inf in {bad} of {a.shape[0]} {what} rows")
+    return a
+
+
+def _training_data(cfg: FlowConfig, data, n_eval: int) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``(x_train, x_eval, law)``: samples of a law, or a disjoint split of a user's array."""
+    if isinstance(data, (list, tuple)) or hasattr(data, "__array__") \
+            or not hasattr(data, "sample"):  # arrays, tensors, data frames: a user's samples
+        try:
+            data = Empirical(data, seed=cfg.seed)
+        except ValueError as e:
+            raise ValueError(f"data: {e}") from None
+    if isinstance(data, Empirical):
+        if data.d != cfg.d:
+            raise ValueError(f"data has d={data.d} columns but cfg.d={cfg.d}")
+        x_eval, x_train = data.split(n_eval)
+        x_train = x_train[:cfg.n_train]
+    else:
+        x_train = data.sample(cfg.n_train, np.random.default_rng(cfg.seed))
+        x_eval = data.sample(n_eval, np.random.default_rng(cfg.seed + 1))
+    return (_checked_samples(x_train, "training", cfg.d),
+            _checked_samples(x_eval, "held-out", cfg.d), data)
+
+
+def _training_tensor(x: np.ndarray, cfg: FlowConfig) -> torch.Tensor:
+    """``x`` in the training dtype and device; ``ValueError`` if the cast overflows."""
+    t = torch.as_tensor(x, dtype=cfg.torch_dtype, device=cfg.device)
+    bad = int((~torch.isfinite(t).all(dim=1)).sum())
+    if bad:
+        raise ValueError(f"data overflows {cfg.dtype}: {bad} training rows are not finite after "
+                         f"the cast (max |x| = {float(np.abs(x).max()):.3g}); rescale the data")
+    return t
 
 
 def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2000,
@@ -139,44 +216,67 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
                checkpoint: str | Path | None = None, show_progress: bool = True) -> TrainResult:
     """Train ``cfg.n_blocks`` blocks one at a time on samples of ``data`` (seeded, resumable).
 
+    Data: a law draws ``cfg.n_train`` training points (seed ``cfg.seed``) and ``n_eval``
+    independent held-out points (seed ``cfg.seed + 1``). A user's own (m, d) array or tensor is
+    wrapped in :class:`~theory.flow.Empirical` (seed ``cfg.seed``; pass an ``Empirical`` to
+    choose the seed): its rows are shuffled, the first ``n_eval`` are held out for the
+    diagnostics and never trained on, and the training set is the remaining rows, at most
+    ``cfg.n_train`` of them (``n_train`` is a cap here, not a size). Data without a density gets
+    no KL or residual diagnostics.
+
     Args:
         cfg: the flow configuration.
-        data: a law from :mod:`theory.flow._data` (``sample``; ``log_prob`` if ``has_density``).
+        data: a law from :mod:`theory.flow._data` (``sample``; ``log_prob`` if ``has_density``),
+            or an (m, d) numpy array / torch tensor of samples (m >= n_eval + 1).
         n_eval: held-out ρ_0 points for the diagnostics.
         n_residual: the residual subset (the first ``n_residual`` held-out points).
         authors: also compute the authors' residual estimator (KDE h = ``kde_h``, n = n_residual).
         kde_h: KDE bandwidth (a variance) of the authors' estimator.
         potential: V of the target e^{-V} (training and ∇V in the residual; the KL numbers are
             against N(0, I), i.e. assume the default V = |x|²/2).
-        checkpoint: file written after each block; if it exists with the same settings, training
-            resumes after its last block (the result is identical to an uninterrupted run).
+        checkpoint: file written after each block; if it exists with the same fingerprint (a
+            sha256 of the config, these settings and the bytes of the training and held-out
+            arrays), training resumes after its last block (the result is identical to an
+            uninterrupted run); otherwise it is ignored and overwritten.
         show_progress: tqdm bars.
 
     Returns:
-        TrainResult with the float-``cfg.dtype`` flow and float64 diagnostics per block.
+        TrainResult with the float-``cfg.dtype`` flow (``flow.config`` is ``cfg``) and float64
+        diagnostics per block.
+
+    Raises:
+        ValueError: for bad ``n_eval`` / ``n_residual``; data that is not (m, cfg.d), has fewer
+            than ``n_eval + 1`` rows (arrays), contains NaN or inf (any law; the row count is
+            given) or overflows the training dtype; and if training diverges (a block's
+            parameters or logged loss become non-finite; the block and iteration are named)
+            instead of continuing with NaN parameters.
     """
     potential = as_potential(potential)
-    rng = np.random.default_rng(cfg.seed)
-    x_train = torch.as_tensor(data.sample(cfg.n_train, rng), dtype=cfg.torch_dtype,
-                              device=cfg.device)
-    x_eval = data.sample(n_eval, np.random.default_rng(cfg.seed + 1))
+    n_eval = check_int(n_eval, "n_eval", minimum=1)
+    n_residual = check_int(n_residual, "n_residual", minimum=1)
+    x_np, x_eval, data = _training_data(cfg, data, n_eval)
+    x_train = _training_tensor(x_np, cfg)
     dens = data if getattr(data, "has_density", False) else None
     state = EvalState.start(x_eval, dens, min(n_residual, n_eval), cfg.device)
     fp = fingerprint(cfg, {"n_eval": n_eval, "n_residual": n_residual, "authors": authors,
-                           "data": repr(data)[:2000], "potential": potential.name})
+                           "kde_h": kde_h, "potential": potential.name},
+                     {"train": x_np, "eval": x_eval})
     saved = load_checkpoint(checkpoint, fp)
-    res = TrainResult(JKOFlow())
+    res = TrainResult(JKOFlow(config=cfg))
     block = None
     for k, gam in enumerate(cfg.gamma_list()):
-        block = _next_block(cfg, block)
         t0 = time.perf_counter()
-        if saved is not None and k < saved["n_done"]:
-            block.load_state_dict(saved["blocks"][k])
-            hist = saved["history"][k]
-        else:
-            gen = torch.Generator().manual_seed(cfg.seed * 7919 + k)
-            hist = train_block(block, x_train, cfg, gamma=gam, generator=gen, potential=potential,
-                               desc=f"block {k + 1}", show_progress=show_progress)
+        with _seeded_global_rng(cfg, k):
+            block = _next_block(cfg, block)
+            if saved is not None and k < saved["n_done"]:
+                block.load_state_dict(saved["blocks"][k])
+                hist = saved["history"][k]
+            else:
+                gen = torch.Generator().manual_seed(cfg.seed * 7919 + k)
+                hist = train_block(block, x_train, cfg, gamma=gam, generator=gen,
+                                   potential=potential, desc=f"block {k + 1}",
+                                   lr=cfg.block_lr(k),
+                                   show_progress=show_progress)
         res.train_times.append(time.perf_counter() - t0)
         res.flow.append(block, gam)
         with torch.no_grad():
