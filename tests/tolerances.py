@@ -407,6 +407,13 @@ LINEAR_SLOGDET_ATOL = 1e-12
 DISCRETE_LOGDET_ATOL = 1e-8
 #: Jacobian asymmetry ratio of exactly symmetric / antisymmetric Jacobians: round-off, 1e-12.
 ASYM_ATOL = 1e-12
+#: neural_digits: NLL (nats/image, ~±60) of N(μ, Σ) at the 297 test digits by the experiment's
+#: route (ZCA whitening by eigh, torch N(0, I), − log|det W|) vs scipy's multivariate normal
+#: (its own eigh); κ(Σ) ≈ 2e3, so round-off ≲ κ·u·|NLL| ≈ 5e-11; measured 1.1e-12 (max); 1e-9.
+DIGITS_NLL_ROUNDOFF_ATOL = 1e-9
+#: neural_digits: W⁻ᵀW⁻¹ = Σ for the ZCA whitening W = Σ^{-1/2} (entries of Σ ≤ 0.2, κ ≈ 2e3):
+#: round-off ~κ·u·|Σ| ≈ 1e-13; measured 4e-16; 1e-12.
+DIGITS_WHITEN_ATOL = 1e-12
 
 # --- 1-D exact discrete families (tests/oned/test_exact_families.py, issue 9) ----------------
 #: A shifted discrete minimiser under V = λx²/2 + entropy / porous medium: the exact step is the

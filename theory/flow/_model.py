@@ -24,7 +24,7 @@ from torch import nn
 
 from theory.flow._block import Block, VelocityField
 from theory.flow._data import std_normal_log_prob
-from theory.validate import check_choice, check_int, check_positive_scalar
+from theory.validate import check_choice, check_int, check_nonneg_scalar, check_positive_scalar
 
 __all__ = ["SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block"]
 
@@ -88,6 +88,9 @@ class FlowConfig:
         grad_clip: gradient-norm clipping threshold.
         n_train: size of the (fixed) training set pushed through the blocks.
         warm_start: initialise block n from block n-1.
+        warm_scale: with ``warm_start``, the copied output layer is multiplied by this factor
+            (1: block n starts as block n-1's map; 0: it keeps block n-1's hidden features but
+            starts as the identity map), docs/numerics.md §6.6.
         dtype: training dtype (``"float32"`` or ``"float64"``); evaluation is float64.
         seed: seeds the training data, block initialisation and minibatches.
         device: torch device.
@@ -114,6 +117,7 @@ class FlowConfig:
     grad_clip: float = 1.0
     n_train: int = 20000
     warm_start: bool = True
+    warm_scale: float = 1.0
     dtype: str = "float32"
     seed: int = 0
     device: str = "cpu"
@@ -124,6 +128,7 @@ class FlowConfig:
             v = check_int(getattr(self, name), name, minimum=0 if name == "iters" else 1)
             object.__setattr__(self, name, v)
         check_choice(self.dtype, "dtype", ("float32", "float64"))
+        check_nonneg_scalar(self.warm_scale, "warm_scale")
         for name in ("lr", "grad_clip", "lr_min_frac", "softplus_beta", "lr_decay"):
             check_positive_scalar(getattr(self, name), name)
         self.gamma_list()  # validates the schedule

@@ -135,13 +135,25 @@ class TrainResult:
 
 
 def _next_block(cfg: FlowConfig, prev: Block | None) -> Block:
-    """Block 1 from seed ``cfg.seed``; later: a copy of the previous one (warm start) or new."""
+    """Block 1 from seed ``cfg.seed``; later: a copy of the previous one (warm start) or new.
+
+    A warm-started copy has its output layer scaled by ``cfg.warm_scale`` (0: the previous
+    block's hidden features, started at the identity map).
+    """
     dt, dev = cfg.torch_dtype, cfg.device
     if prev is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             return make_block(cfg).to(dtype=dt, device=dev)
-    return copy.deepcopy(prev) if cfg.warm_start else make_block(cfg).to(dtype=dt, device=dev)
+    if not cfg.warm_start:
+        return make_block(cfg).to(dtype=dt, device=dev)
+    block = copy.deepcopy(prev)
+    if cfg.warm_scale != 1.0:
+        last = [m for m in block.field.modules() if isinstance(m, torch.nn.Linear)][-1]
+        with torch.no_grad():
+            last.weight.mul_(cfg.warm_scale)
+            last.bias.mul_(cfg.warm_scale)
+    return block
 
 
 def _block_seed(cfg: FlowConfig, k: int) -> int:
