@@ -79,6 +79,8 @@ class FlowConfig:
         div: divergence, ``"exact"`` (carried through the MLP, one backward in training),
             ``"autograd"`` (d autograd passes, the oracle) or ``"hutchinson"``.
         iters: Adam iterations per block.
+        block_iters: per-block iteration counts (length ``n_blocks``), overriding ``iters``; or
+            ``None``.
         batch: minibatch size.
         lr: initial learning rate.
         lr_min_frac: the cosine decay ends at ``lr * lr_min_frac``.
@@ -110,6 +112,7 @@ class FlowConfig:
     eval_steps: int = 6
     div: str = "exact"
     iters: int = 500
+    block_iters: tuple[int, ...] | None = None
     batch: int = 500
     lr: float = 2e-3
     lr_min_frac: float = 0.05
@@ -132,11 +135,21 @@ class FlowConfig:
         for name in ("lr", "grad_clip", "lr_min_frac", "softplus_beta", "lr_decay"):
             check_positive_scalar(getattr(self, name), name)
         self.gamma_list()  # validates the schedule
+        if self.block_iters is not None:
+            its = tuple(check_int(i, "block_iters", minimum=0) for i in self.block_iters)
+            if len(its) != self.n_blocks:
+                raise ValueError(f"block_iters must have length n_blocks={self.n_blocks}, "
+                                 f"got {len(its)}")
+            object.__setattr__(self, "block_iters", its)
 
     def gamma_list(self) -> tuple[float, ...]:
         """The step sizes γ_1..γ_N."""
         kind = "given" if self.gammas is not None else self.schedule
         return gamma_schedule(kind, self.n_blocks, self.gamma, self.ratio, self.gammas)
+
+    def iters_of(self, k: int) -> int:
+        """Adam iterations of block ``k + 1`` (k counted from 0)."""
+        return self.iters if self.block_iters is None else self.block_iters[k]
 
     def block_lr(self, k: int) -> float:
         """Initial learning rate of block ``k + 1`` (k counted from 0): ``lr * lr_decay**k``."""

@@ -48,7 +48,8 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
                 potential: Potential = quadratic_potential,
                 callback: Callable[[int, Block], None] | None = None,
                 callback_at: tuple[int, ...] = (), log_every: int = 10, desc: str = "block",
-                show_progress: bool = False, lr: float | None = None) -> list[dict]:
+                show_progress: bool = False, lr: float | None = None,
+                iters: int | None = None) -> list[dict]:
     """Train one block by Adam with cosine decay on minibatches of ``x_train`` (rows ~ ρ_{n-1}).
 
     The optimiser settings come from ``cfg``: ``iters`` iterations of minibatch ``batch`` at
@@ -69,6 +70,8 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
         show_progress: draw the progress bar.
         lr: initial learning rate (default ``cfg.lr``; :func:`train_flow` passes
             ``cfg.block_lr(k)``).
+        iters: Adam iterations (default ``cfg.iters``; :func:`train_flow` passes
+            ``cfg.iters_of(k)``).
 
     Returns:
         The loss history: dicts with ``it``, ``loss``, ``v``, ``div``, ``w`` (minibatch values in
@@ -81,7 +84,8 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
     gamma = check_positive_scalar(gamma, "gamma")
     if x_train.ndim != 2 or x_train.shape[0] < 1:
         raise ValueError(f"x_train must have shape (n, d), got {tuple(x_train.shape)}")
-    iters, batch = cfg.iters, cfg.batch
+    iters = cfg.iters if iters is None else check_int(iters, "iters", minimum=0)
+    batch = cfg.batch
     lr = cfg.lr if lr is None else check_positive_scalar(lr, "lr")
     opt = torch.optim.Adam(block.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(iters, 1),
@@ -287,7 +291,7 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
                 gen = torch.Generator().manual_seed(cfg.seed * 7919 + k)
                 hist = train_block(block, x_train, cfg, gamma=gam, generator=gen,
                                    potential=potential, desc=f"block {k + 1}",
-                                   lr=cfg.block_lr(k),
+                                   lr=cfg.block_lr(k), iters=cfg.iters_of(k),
                                    show_progress=show_progress)
         res.train_times.append(time.perf_counter() - t0)
         res.flow.append(block, gam)
