@@ -9,12 +9,17 @@ Options: ``--profile quick|full``, ``--seed N`` (N >= 0; a non-default seed writ
 ``--device cpu|cuda`` (torch experiments only), ``run --overwrite-evidence`` (required to replace
 committed full-profile results); ``checks --allow-stale`` accepts results whose source
 fingerprint differs from the current code, ``checks --output PATH`` writes the report elsewhere.
-Command-line errors print one line naming the argument or file and exit with status 2.
+Command-line errors print one line naming the argument or file and exit with status 2. Ctrl-C
+prints one line and exits with status 130 (with ``--jobs N`` too: the workers stop quietly); a
+neural experiment's training checkpoints (``results/.checkpoints/``) survive it, so its next run
+resumes after the last finished block.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -87,6 +92,51 @@ def _run_task(task: tuple[str, str, int | None, str | None]) -> tuple[str, float
     return name, rec["wall_time_s"], None
 
 
+#: Ctrl-C state of a ``--jobs`` worker process (Ctrl-C reaches the whole process group).
+_WORKER = {"interrupted": False, "in_task": False, "raised": False}
+
+
+def _worker_sigint(signum, frame) -> None:
+    """SIGINT in a worker: stop the running task once (KeyboardInterrupt), never when idle."""
+    _WORKER["interrupted"] = True
+    if _WORKER["in_task"] and not _WORKER["raised"]:
+        _WORKER["raised"] = True
+        raise KeyboardInterrupt
+
+
+def _init_worker() -> None:
+    """Pool initializer: Ctrl-C stops a worker's task quietly (no traceback from the worker)."""
+    signal.signal(signal.SIGINT, _worker_sigint)
+
+
+def _pool_task(task: tuple[str, str, int | None, str | None]
+               ) -> tuple[str, float, str | None] | None:
+    """:func:`_run_task` in a worker; ``None`` if interrupted (then no further task runs).
+
+    An interrupted experiment writes no results and no failure record; its checkpoints stay,
+    so the next run resumes after the last finished block.
+    """
+    if _WORKER["interrupted"]:
+        return None
+    _WORKER["in_task"] = True
+    try:
+        return _run_task(task)
+    except KeyboardInterrupt:
+        return None
+    finally:
+        _WORKER["in_task"] = False
+
+
+def _interrupt_workers(ex: ProcessPoolExecutor) -> None:
+    """Forward Ctrl-C to the pool's workers (if it reached only this process) and stop them."""
+    for proc in list((getattr(ex, "_processes", None) or {}).values()):
+        try:
+            os.kill(proc.pid, signal.SIGINT)
+        except OSError:  # already gone
+            pass
+    ex.shutdown(wait=True, cancel_futures=True)
+
+
 def _report(name: str, wall: float, error: str | None, profile: str, seed: int | None) -> None:
     if error is None:
         print(f"[done] {name}: {wall:.1f} s -> {_runner.result_path(name, profile, seed=seed)}, "
@@ -113,10 +163,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     crashed = []
     if args.jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(args.jobs) as ex:
-            for name, wall, error in ex.map(_run_task, tasks):
+        ex = ProcessPoolExecutor(args.jobs, initializer=_init_worker)
+        try:
+            print(f"running {len(tasks)} experiments ({args.profile}) in {args.jobs} processes "
+                  "...", flush=True)
+            for out in ex.map(_pool_task, tasks):
+                if out is None:  # a worker was interrupted on its own
+                    raise KeyboardInterrupt
+                name, wall, error = out
                 _report(name, wall, error, args.profile, args.seed)
                 crashed += [name] if error else []
+        except KeyboardInterrupt:
+            _interrupt_workers(ex)
+            raise
+        ex.shutdown()
     else:
         for i, task in enumerate(tasks, 1):
             print(f"[{i}/{len(tasks)}] {task[0]} ({args.profile}) ...", flush=True)
@@ -224,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted (results written so far are complete; a partial result is never "
-              "written)", file=sys.stderr)
+              "written; neural experiments resume after their last finished block)",
+              file=sys.stderr)
         return 130
 
 

@@ -12,16 +12,26 @@ An experiment is a module ``experiments/<name>.py`` (no leading underscore) that
   the figure to ``path`` (a ``.png``; the runner also asks for nothing else);
 - ``checks(results) -> list[Check]`` -- turns numbers into ``paper_checks.md`` rows.
 
+A long-running experiment may pass ``checkpoint=checkpoint_path(tag)`` to
+``theory.flow.train_flow`` (one tag per training run): under the runner the file lies in the
+run's checkpoint folder, so an interrupted run resumes after its last finished block; called
+directly (a test, a notebook) ``checkpoint_path`` returns ``None`` and nothing is written.
+
 The runner (``experiments/_runner.py``) discovers such modules automatically, so adding an
 experiment never edits a shared registry.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["RATIO_SLACK", "Check", "ratio_check"]
+__all__ = ["RATIO_SLACK", "Check", "checkpoint_dir", "checkpoint_path", "ratio_check"]
 
 #: Default float round-off allowance of a ``measured/bound <= 1 + slack`` row.
 RATIO_SLACK = 1e-9
@@ -80,3 +90,47 @@ def ratio_check(
     thr = 1.0 + slack
     return Check(claim, inequality, grid, float(worst_ratio), thr, bool(worst_ratio <= thr), key,
                  "ratio", detail)
+
+
+#: The checkpoint folder of the experiment run in progress (set by the runner), or None.
+_CHECKPOINT_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "experiments_checkpoint_dir", default=None)
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@contextlib.contextmanager
+def checkpoint_dir(path: str | Path | None) -> Iterator[None]:
+    """Within the block, :func:`checkpoint_path` puts its files in ``path`` (``None``: nowhere).
+
+    The runner (``experiments/_runner.py``) wraps each experiment's ``run`` in it.
+    """
+    token = _CHECKPOINT_DIR.set(None if path is None else Path(path))
+    try:
+        yield
+    finally:
+        _CHECKPOINT_DIR.reset(token)
+
+
+def checkpoint_path(tag: str) -> Path | None:
+    """Checkpoint file of the training run ``tag`` of the experiment run in progress, or None.
+
+    Under the runner: ``<checkpoint folder>/<tag>.pt`` (the folder is created; the runner
+    deletes it after a successful run). Outside a runner context: ``None`` (no checkpoint).
+    ``theory.flow.train_flow(..., checkpoint=PATH)`` resumes from the file when its content
+    fingerprint matches (same config, settings and data), and ignores it otherwise.
+
+    Args:
+        tag: names the training run within the experiment (letters, digits, ``_ . -``;
+            e.g. a data set's name); distinct training runs need distinct tags.
+
+    Raises:
+        ValueError: naming ``tag`` if it is empty or has other characters.
+    """
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+        raise ValueError(f"tag must be letters, digits, '_', '.', '-' (not starting with one "
+                         f"of the last three), got {tag!r}")
+    folder = _CHECKPOINT_DIR.get()
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{tag}.pt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+import shutil
 import time
 import traceback
 from collections.abc import Sequence
@@ -13,10 +14,10 @@ from types import ModuleType
 from typing import Any
 
 from experiments import _io
-from experiments._api import Check
+from experiments._api import Check, checkpoint_dir
 
-__all__ = ["collect_checks", "discover", "failure_path", "get", "make_config", "pipeline_checks",
-           "plot_one", "result_path", "run_one"]
+__all__ = ["checkpoint_folder", "collect_checks", "discover", "failure_path", "get",
+           "make_config", "pipeline_checks", "plot_one", "result_path", "run_one"]
 
 _REQUIRED = ("CLAIMS", "TITLE", "Config", "run", "plot", "checks")
 PROFILES = ("quick", "full")
@@ -127,6 +128,17 @@ def failure_path(name: str, profile: str = "full", results_dir: Path = _io.RESUL
     return result_path(name, profile, results_dir, seed).with_suffix(".failed.json")
 
 
+def checkpoint_folder(name: str, profile: str = "full", results_dir: Path = _io.RESULTS,
+                      seed: int | None = None) -> Path:
+    """Checkpoint folder of an experiment run: ``results/.checkpoints/<profile>/<name>[.seed<N>]``.
+
+    :func:`run_one` hands it to the experiment (:func:`experiments._api.checkpoint_path`), so
+    an interrupted neural run resumes after its last finished block, and deletes it after a
+    successful run. The folder is git-ignored.
+    """
+    return Path(results_dir) / ".checkpoints" / profile / f"{name}{_seed_suffix(seed)}"
+
+
 def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
             device: str | None = None, results_dir: Path = _io.RESULTS,
             figures_dir: Path | None = _io.FIGURES) -> dict:
@@ -137,14 +149,21 @@ def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
     current code. If the run (or the figure) raises, a failure record is written atomically to
     :func:`failure_path` and the exception is re-raised, so that the previous results file is
     never again reported as current; a successful run removes the failure record.
+
+    The experiment runs with :func:`checkpoint_folder` as its checkpoint folder: training
+    checkpoints written there survive a crash or an interrupt (Ctrl-C), so the next run of the
+    same configuration resumes after the last finished block; after a successful run (results
+    and figure written) the folder is deleted.
     """
     mod = get(name)
     cfg = make_config(mod, profile, seed, device)
     fingerprint = _io.source_fingerprint(name)
     fail_path = failure_path(name, profile, results_dir, seed)
+    ckpt = checkpoint_folder(name, profile, results_dir, seed)
     t0 = time.perf_counter()
     try:
-        results = mod.run(cfg)
+        with checkpoint_dir(ckpt):
+            results = mod.run(cfg)
         wall = time.perf_counter() - t0
         record = {
             "experiment": name,
@@ -180,6 +199,7 @@ def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
         })
         raise
     fail_path.unlink(missing_ok=True)
+    shutil.rmtree(ckpt, ignore_errors=True)  # only this run's folder: others may be running
     return record
 
 

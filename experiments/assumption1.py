@@ -34,6 +34,7 @@ from theory.flow import (
     exact_residual,
     make_block,
     optimal_block_loss,
+    to_numpy,
     torch_threads,
     train_block,
 )
@@ -99,7 +100,7 @@ def _curve(cfg: Config, seed: int) -> dict:
         b64 = copy.deepcopy(blk).to(torch.float64)
         res = exact_residual(lambda z: b64(z, steps=fc.eval_steps, create_graph=True), x_est,
                              score0, gamma=GAMMA)
-        a = authors_residual(res.y.numpy(), x_est.numpy(), gamma=GAMMA, h=cfg.kde_h)
+        a = authors_residual(to_numpy(res.y), to_numpy(x_est), gamma=GAMMA, h=cfg.kde_h)
         y, ell = b64(x_ev, steps=fc.eval_steps)
         w = float(((y - x_ev) ** 2).sum(1).mean() / (2 * GAMMA))
         v, div = float(0.5 * (y * y).sum(1).mean()), float(-ell.mean())
@@ -114,7 +115,7 @@ def _curve(cfg: Config, seed: int) -> dict:
                 callback_at=marks, desc=f"seed {seed}", show_progress=True)
     out = {k: [r[k] for r in rows] for k in rows[0]}
     # exact JKO map (x -> x - (1,1)) on the same held-out points (common random numbers, C12)
-    xe = x_ev.numpy()
+    xe = to_numpy(x_ev)
     ye = gaussian.jko_map(np.array(M0), np.eye(2), gamma=GAMMA)(xe)
     out["exact_same_points"] = block_loss_on_points(xe, ye, gamma=GAMMA)
     return out

@@ -49,9 +49,9 @@ import torch
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
-from experiments._api import Check
+from experiments._api import Check, checkpoint_path
 from experiments._plotting import new_figure, save
-from theory.flow import FlowConfig, std_normal_log_prob, torch_threads, train_flow
+from theory.flow import FlowConfig, std_normal_log_prob, to_numpy, torch_threads, train_flow
 
 CLAIMS = ("C9", "C11")
 TITLE = ("Neural JKO flow on scikit-learn's 8×8 digits (d = 64): held-out NLL per block, "
@@ -201,7 +201,7 @@ def _nll_per_block(flow, z: torch.Tensor, steps: int, log_det_w: float) -> NDArr
     out = []
     for k in range(len(flow) + 1):
         zk, ell = flow(z, upto=k, steps=steps)
-        out.append((-(std_normal_log_prob(zk) + ell)).numpy() - log_det_w)
+        out.append(to_numpy(-(std_normal_log_prob(zk) + ell)) - log_det_w)
     return np.array(out)
 
 
@@ -260,11 +260,11 @@ def _run(cfg: Config) -> dict:
     steps = fc.eval_steps
     law, cov, log_det_w, x_train, x_test = prepare(cfg)
     mu = law.mu
-    tr = train_flow(fc, law, n_eval=cfg.n_eval, n_residual=1)
+    tr = train_flow(fc, law, n_eval=cfg.n_eval, n_residual=1, checkpoint=checkpoint_path("digits"))
     flow = tr.flow.evaluation_copy()
     rng = np.random.default_rng(cfg.seed + 12)
-    z_test = torch.as_tensor(law.scale(x_test))
-    z_train = torch.as_tensor(law.scale(x_train))
+    z_test = torch.as_tensor(law.scale(x_test), device=fc.device)
+    z_train = torch.as_tensor(law.scale(x_train), device=fc.device)
     with torch.no_grad():
         nll_test = _nll_per_block(flow, z_test, steps, log_det_w)
         nll_train = _nll_per_block(flow, z_train, steps, log_det_w)
@@ -275,8 +275,8 @@ def _run(cfg: Config) -> dict:
         for st in (steps, max(1, steps // 2)):
             zf, _ = flow(z_test, steps=st)
             back, _ = flow.inverse(zf, steps=st)
-            err = (back - z_test).norm(dim=1).numpy()
-            err_px = LEVELS * np.linalg.norm(law.unscale(back.numpy()) - x_test, axis=1)
+            err = to_numpy((back - z_test).norm(dim=1))
+            err_px = LEVELS * np.linalg.norm(law.unscale(to_numpy(back)) - x_test, axis=1)
             inv[st] = (float(np.sqrt((err**2).mean())), float(err.max()),
                        float(np.sqrt((err_px**2).mean())))
         scale = float(z_test.pow(2).sum(1).mean().sqrt())
@@ -311,7 +311,7 @@ def _run(cfg: Config) -> dict:
         "routes_max": routes[steps], "routes_max_fine": routes[cfg.check_steps],
         "n_routes": cfg.n_routes,
         # images for the figure only: clipped to [0, 1], 4 decimals
-        "generated": np.round(np.clip(law.unscale(zs.numpy()), 0.0, 1.0), 4),
+        "generated": np.round(np.clip(law.unscale(to_numpy(zs)), 0.0, 1.0), 4),
         "test_images": np.round(np.clip(x_test[:cfg.n_show], 0.0, 1.0), 4),
         "gaussian_samples": np.round(np.clip(g_samples, 0.0, 1.0), 4),
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from experiments._api import Check, ratio_check
+from experiments._api import Check, checkpoint_path, ratio_check
 from experiments._plotting import new_figure, save
 from theory import bounds
 from theory.flow import (
@@ -29,6 +29,7 @@ from theory.flow import (
     flow_kl,
     max_jacobian_norm,
     ou_smooth,
+    to_numpy,
     torch_threads,
     train_flow,
     w2_emd,
@@ -87,7 +88,7 @@ def _inverse(blk, y, variant: str, steps: int, create_graph: bool = False):
         x = blk.inverse(y, steps=steps, method="euler", logdet=False, create_graph=create_graph)[0]
     elif variant.startswith("shift_"):
         x = blk.inverse(y, steps=steps, logdet=False, create_graph=create_graph)[0]
-        x = x + float(variant[6:]) * torch.as_tensor(SHIFT_DIR, dtype=y.dtype)
+        x = x + float(variant[6:]) * torch.as_tensor(SHIFT_DIR, dtype=y.dtype, device=y.device)
     else:
         raise ValueError(f"unknown inverse variant {variant!r}")
     return x
@@ -111,7 +112,7 @@ def _inversion_study(flow, x0: torch.Tensor, variants: list[str], steps: int) ->
             y = _inverse(blk, y, v, steps)
         err = float(((y - x0) ** 2).sum(1).mean().sqrt())
         out[v] = {"deltas": deltas, "lip_blocks": lip_blocks, "lips": lips.tolist(),
-                  "roundtrip_l2": err, "w2_emd": w2_emd(x0.numpy(), y.numpy()),
+                  "roundtrip_l2": err, "w2_emd": w2_emd(to_numpy(x0), to_numpy(y)),
                   "telescoping": bounds.inversion_telescoping(lips, deltas)}
     return out
 
@@ -121,7 +122,8 @@ def _one_delta(delta: float, cfg: Config, with_inversion: bool) -> dict:
     atoms = circle.atoms(cfg.n_atoms)
     rho = ou_smooth(atoms, delta)
     fc = cfg.flow
-    tr = train_flow(fc, rho, n_eval=cfg.n_eval, n_residual=min(2000, cfg.n_eval), authors=True)
+    tr = train_flow(fc, rho, n_eval=cfg.n_eval, n_residual=min(2000, cfg.n_eval), authors=True,
+                    checkpoint=checkpoint_path(f"delta{delta:g}"))
     flow = tr.flow.evaluation_copy()
     rng = np.random.default_rng(cfg.seed + 7)
 
@@ -134,7 +136,7 @@ def _one_delta(delta: float, cfg: Config, with_inversion: bool) -> dict:
     # debiased W2² (docs/numerics.md §4.3): W2²(P̂, ρ̂) − ½W2²(P̂, P̂') − ½W2²(ρ̂, ρ̂')
     w2sq_deb, w2sq_deb_se = w2_sq_debiased(sample_p, rho.sample, cfg.n_w2, cfg.w2_reps, rng)
     m2 = cfg.radius**2
-    xk = torch.as_tensor(rho.sample(cfg.n_eval, rng))
+    xk = torch.as_tensor(rho.sample(cfg.n_eval, rng), device=fc.device)
     kl = flow_kl(flow, rho, xk, steps=fc.eval_steps)
     xg, _, _ = flow.sample(cfg.n_w2, generator=torch.Generator().manual_seed(cfg.seed + 8),
                            steps=fc.eval_steps)
@@ -146,11 +148,11 @@ def _one_delta(delta: float, cfg: Config, with_inversion: bool) -> dict:
            "w2_null_rho": w2_null_band(rho.sample, cfg.n_w2, cfg.w2_reps, rng),
            "w2_null_p": w2_null_band(sample_p, cfg.n_w2, cfg.w2_reps, rng),
            "kl_rho_qhat": kl[0], "kl_rho_qhat_se": kl[1],
-           "w2_p_qhat": w2_emd(xp, xg.numpy()), "w2_rho_qhat": w2_emd(xr, xg.numpy()),
-           "gen_points": xg[:400].numpy(), "data_points": xr[:400]}
+           "w2_p_qhat": w2_emd(xp, to_numpy(xg)), "w2_rho_qhat": w2_emd(xr, to_numpy(xg)),
+           "gen_points": to_numpy(xg[:400]), "data_points": xr[:400]}
     if with_inversion:
         variants = ["rk4", "rk4_1step", "euler"] + [f"shift_{s}" for s in cfg.shifts]
-        x0 = torch.as_tensor(rho.sample(cfg.n_inv, rng))
+        x0 = torch.as_tensor(rho.sample(cfg.n_inv, rng), device=fc.device)
         out["inversion"] = _inversion_study(flow, x0, variants, fc.eval_steps)
     return out
 

@@ -315,3 +315,119 @@ def test_keyboard_interrupt_is_one_line_exit_130(monkeypatch, capsys):
     monkeypatch.setattr("experiments.__main__.cmd_list", boom)
     assert main(["list"]) == 130
     assert capsys.readouterr().err.strip().startswith("interrupted")
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-block resume of neural experiments: checkpoints through the runner; Ctrl-C
+# ----------------------------------------------------------------------------------------------
+
+
+def test_checkpoint_path_outside_runner_is_none_and_tag_is_checked(tmp_path):
+    from experiments._api import checkpoint_dir, checkpoint_path
+
+    assert checkpoint_path("corr") is None  # run(cfg) called directly: no checkpoint
+    with checkpoint_dir(tmp_path / "ck"):
+        assert checkpoint_path("delta0.05") == tmp_path / "ck" / "delta0.05.pt"
+        assert (tmp_path / "ck").is_dir()
+    assert checkpoint_path("corr") is None
+    for bad in ("", "../x", "a/b", ".hidden", 3):
+        with pytest.raises(ValueError, match="tag"):
+            checkpoint_path(bad)
+    assert _runner.checkpoint_folder("x", "quick", tmp_path, 5) == \
+        tmp_path / ".checkpoints" / "quick" / "x.seed5"
+
+
+def _tiny_neural_gaussian(monkeypatch):
+    """neural_gaussian's quick profile (2-D and 10-D, 2 blocks each), made smaller still."""
+    import dataclasses
+
+    mod = _runner.get("neural_gaussian")
+    q = mod.Config.quick()
+    tiny = dataclasses.replace(q, flow=dataclasses.replace(q.flow, iters=15, n_train=1000),
+                               n_eval=300, n_residual=60, n_kl=500, n_check=40, n_null=2)
+    monkeypatch.setattr(mod.Config, "quick", classmethod(lambda cls: tiny))
+    assert tiny.datasets == ("corr", "gauss10") and tiny.flow.n_blocks == 2
+    return mod
+
+
+def test_interrupted_neural_run_resumes_after_last_finished_block(tmp_path, monkeypatch):
+    import theory.flow._train as train_mod
+
+    _tiny_neural_gaussian(monkeypatch)
+    trained = []
+    train_block, save = train_mod.train_block, train_mod.save_checkpoint
+
+    def counting_train_block(*args, **kw):
+        trained.append(kw["desc"])
+        return train_block(*args, **kw)
+
+    def save_then_interrupt(path, fp, flow, *args, **kw):
+        save(path, fp, flow, *args, **kw)
+        if Path(path).stem == "gauss10" and len(flow) == 1:  # Ctrl-C after its first block
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "train_block", counting_train_block)
+    monkeypatch.setattr(train_mod, "save_checkpoint", save_then_interrupt)
+    res_dir = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        _runner.run_one("neural_gaussian", "quick", results_dir=res_dir, figures_dir=None)
+    ckpt = _runner.checkpoint_folder("neural_gaussian", "quick", res_dir)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["corr.pt", "gauss10.pt"]
+    assert not _runner.result_path("neural_gaussian", "quick", res_dir).exists()
+    assert not _runner.failure_path("neural_gaussian", "quick", res_dir).exists()
+    assert trained == ["block 1", "block 2", "block 1"]  # corr 1-2, gauss10 1, then Ctrl-C
+    monkeypatch.setattr(train_mod, "save_checkpoint", save)
+    trained.clear()
+    resumed = _runner.run_one("neural_gaussian", "quick", results_dir=res_dir, figures_dir=None)
+    assert trained == ["block 2"]  # only gauss10's second block is trained again
+    assert not ckpt.exists()  # deleted after the successful run
+    trained.clear()
+    fresh = _runner.run_one("neural_gaussian", "quick", results_dir=tmp_path / "fresh",
+                            figures_dir=None)
+    assert trained == ["block 1", "block 2"] * 2
+    for rec in (resumed, fresh):  # per-data-set wall times are the only timings in results
+        for r in rec["results"]["datasets"].values():
+            assert r.pop("wall_s") > 0
+    assert resumed["results"] == fresh["results"]  # bit for bit
+
+
+_CTRL_C_DRIVER = """
+import functools, sys
+from pathlib import Path
+from experiments import _runner
+from experiments.__main__ import main
+out = Path(sys.argv[1])
+_runner.run_one = functools.partial(_runner.run_one, results_dir=out, figures_dir=out)
+sys.exit(main(["run", "neural_gaussian", "neural_no_density", "--jobs", "2"]))
+"""
+
+
+def test_ctrl_c_with_jobs_2_prints_one_line_and_no_worker_traceback(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(_CTRL_C_DRIVER)
+    err_path = tmp_path / "stderr.txt"
+    root = Path(__file__).resolve().parents[1]
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path / "out")], cwd=root,
+                                stdout=subprocess.PIPE, stderr=err, text=True,
+                                start_new_session=True)
+        try:
+            assert "running 2 experiments" in proc.stdout.readline()
+            time.sleep(4.0)  # both workers are inside their experiments
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+            rc = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.stdout.close()
+    text = err_path.read_text()
+    lines = [ln for ln in text.replace("\r", "\n").splitlines()
+             if ln.strip() and "it/s" not in ln and "s/it" not in ln and "%|" not in ln]
+    assert rc == 130, text[-2000:]
+    assert "Traceback" not in text, text[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), lines

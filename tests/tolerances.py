@@ -414,6 +414,19 @@ DIGITS_NLL_ROUNDOFF_ATOL = 1e-9
 #: neural_digits: W⁻ᵀW⁻¹ = Σ for the ZCA whitening W = Σ^{-1/2} (entries of Σ ≤ 0.2, κ ≈ 2e3):
 #: round-off ~κ·u·|Σ| ≈ 1e-13; measured 4e-16; 1e-12.
 DIGITS_WHITEN_ATOL = 1e-12
+#: neural_gaussian's d = 10, 30 data sets are non-trivial (tests/test_neural_gaussian.py): the
+#: off-diagonal part of Σ carries at least this fraction of ‖Σ − mean(λ)·I‖_F (0 for an
+#: axis-aligned Σ; a Haar rotation of a spread spectrum gives ≈ 1 − 1/d, measured 0.97, 0.98) ...
+GAUSS_HD_OFFDIAG_MIN = 0.5
+#: ... and m is not an eigenvector: the part of Σm orthogonal to m is at least this fraction of
+#: |Σm| (0 for an eigenvector; measured 0.71, 0.67).
+GAUSS_HD_MEAN_OFF_EIG_MIN = 0.1
+#: E_r[(q̂/r)²] of the importance proposal r = N(m, s²Σ) of neural_gaussian's mass row, at
+#: q̂ = N(m, Σ), must stay below this in d = 2, 10, 30 (exact 1.45, 2.7, 3.6; SE ∝ its root).
+IS_SECOND_MOMENT_MAX = 4.0
+#: A closed form tested against a simulation must be off by more than this many standard errors
+#: if its smallest term is dropped (the test has power against a missing term).
+MC_POWER_SIGMAS = 30.0
 
 # --- 1-D exact discrete families (tests/oned/test_exact_families.py, issue 9) ----------------
 #: A shifted discrete minimiser under V = λx²/2 + entropy / porous medium: the exact step is the
