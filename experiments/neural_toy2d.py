@@ -285,17 +285,17 @@ def checks(results: dict) -> list[Check]:
         c8 = ratio_check("C8", c8_text, c8_grid, ratio, "sweep.kl_bound_finite_n", slack=0.0,
                          detail=c8_detail)
     slope = float(sw["slope"])
+    span = float(np.log10(max(e) / min(e)))
     out = [c8, Check(
-        "C8", "finding: the O(ε²) law is NOT observable on the trained model — KL(P‖q̂) falls "
-        "faster than max_n ε̂_n² across training budgets (fitted log-log slope > 2)",
+        "C8", "measured: KL(P‖q̂) against max_n ε̂_n² across training budgets, fitted log-log "
+        "slope (the guarantee KL ≤ C(γ,λ)·ε² predicts slope 2 only where it is attained)",
         f"ring mixture, {nb} blocks, total iterations {sw['budgets']}",
-        slope, 2.0, bool(slope > 2.0), "sweep.slope", "info",
-        f"fitted OLS slope {slope:.2f} over {len(sw['budgets'])} budgets (the row FAILs if "
-        f"the slope is ≤ 2, i.e. if the finding no longer holds): max ε̂ "
-        f"moves only {max(e):.2f}→{min(e):.2f} while KL moves "
-        f"{max(sw['kl']):.3g}→{min(sw['kl']):.3g}, so the slope is not an ε² law: ε̂ of the "
-        "late, near-identity blocks is √(relative Fisher information) of ρ_N, large for a "
-        f"rough learned density even when KL is small; max KL/(C(γ_N,1)ε²) = {c_ratio:.3f}")]
+        slope, 2.0, bool(np.isfinite(slope)), "sweep.slope", "info",
+        f"fitted OLS slope {slope:.2f} over {len(sw['budgets'])} budgets (one seed, no "
+        f"interval): max ε̂ {max(e):.3g}→{min(e):.3g} ({span:.2f} decades) while KL moves "
+        f"{max(sw['kl']):.3g}→{min(sw['kl']):.3g}; the bound is not attained (max "
+        f"KL/(C(γ_N,1)ε²) = {c_ratio:.3g}), so the slope is a measurement, not a test of the ε² "
+        "law; ε̂ of the late, near-identity blocks is √(relative Fisher information) of ρ_N")]
     mix = results["datasets"]["mixture"]
     kf, se = mix["kl_final"]
     kd, sd = mix["diagnostics"][-1]["kl"], mix["diagnostics"][-1]["kl_se"]
@@ -304,7 +304,7 @@ def checks(results: dict) -> list[Check]:
     out.append(Check(
         "C9", "KL(P‖q̂) (fresh data through the whole flow) = KL(ρ_N‖q) (block-by-block chain)",
         "mixture, 8 blocks", diff, tol, bool(diff <= tol), "datasets.mixture.kl_final",
-        "equality", f"{kf:.4f}±{se:.4f} vs {kd:.4f}±{sd:.4f}; threshold 4 combined SE; both "
+        "equality", f"{kf:.3g}±{se:.2g} vs {kd:.3g}±{sd:.2g}; threshold 4 combined SE; both "
         "estimates use the same RK4 log-det code (this checks the chaining of blocks and the "
         "sampling error, not the log-det: the independent slogdet check is in neural_gaussian)"))
     return out

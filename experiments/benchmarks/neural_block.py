@@ -300,7 +300,7 @@ def _ttk_lines(tk: dict, label: str) -> list[str]:
     lines += ["| cumulative training time | " + " | ".join(cells) + " |", "",
               "| after block | cumulative training time | KL(ρ_n‖q) k3 [nats] |", "|---|---|---|"]
     for k, (t, v, se) in enumerate(zip(tk["cum_time_s"], tk["kl"], tk["kl_se"], strict=True)):
-        lines.append(f"| {k + 1} | {t:.{0 if t >= 10 else 1}f} s | {v:.4f} ± {se:.4f} |")
+        lines.append(f"| {k + 1} | {t:.{0 if t >= 10 else 1}f} s | {v:.3g} ± {se:.2g} |")
     return lines
 
 
