@@ -36,3 +36,14 @@ def test_quick_profile_runs_and_tabulates():
         assert np.all(np.isfinite(r["kl"])) and len(r["kl"]) == ns.PROFILES[True]["n_blocks"]
     assert res["late_block"]["kl_after_retrained"] > 0
     assert "front-loaded, tanh" in res["table"]
+
+
+@pytest.mark.parametrize("name", ["neural_block", "neural_stall"])
+def test_readme_benchmark_table_is_the_results_files_table(name):
+    # the README pastes the benchmark's table; it must be exactly what the results file holds
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    table = json.loads((root / "results" / f"bench_{name}.json").read_text())["results"]["table"]
+    assert table.strip() in (root / "README.md").read_text()
