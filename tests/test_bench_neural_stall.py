@@ -47,3 +47,18 @@ def test_readme_benchmark_table_is_the_results_files_table(name):
     root = Path(__file__).resolve().parents[1]
     table = json.loads((root / "results" / f"bench_{name}.json").read_text())["results"]["table"]
     assert table.strip() in (root / "README.md").read_text()
+
+
+def test_crater_of_identity_flow_is_the_data_density_ratio_and_bands_sum():
+    mean, cov = np.array([0.5, -0.2]), np.array([[1.5, 0.3], [0.3, 0.8]])
+    data = Gaussian(mean, cov)
+    flow = JKOFlow()
+    flow.append(make_block(FlowConfig()), 0.5)  # the identity map
+    x = torch.as_tensor(data.sample(5000, np.random.default_rng(1)))
+    c = ns._crater(flow, data, x)
+    zero = torch.zeros(1, 2, dtype=torch.float64)
+    from theory.flow import std_normal_log_prob
+    exact = float(data.log_prob(zero)[0] - std_normal_log_prob(zero)[0])
+    assert c["log_ratio_origin"] == pytest.approx(exact, abs=1e-12)
+    assert sum(b["kl_part"] for b in c["bands"]) == pytest.approx(c["kl_plain"], rel=1e-12)
+    assert sum(b["mass"] for b in c["bands"]) == pytest.approx(1.0)

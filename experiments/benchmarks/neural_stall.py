@@ -5,7 +5,7 @@ Ring of 8 Gaussians (:func:`~theory.flow.ring_mixture`), 8 blocks, γ_n = 0.25·
 KL(ρ_n‖q) in nats by the k3 estimator on one set of held-out points (exact densities, float64),
 the same set for every run and table.
 
-Three controlled comparisons:
+Four measurements:
 
 1. **Where the iterations go.** The same total number of Adam iterations placed uniformly,
    front-loaded on the early blocks, or back-loaded on the late ones (``block_iters``); and the
@@ -13,7 +13,9 @@ Three controlled comparisons:
 2. **Can a late block learn its step?** The uniform flow's block 6 is retrained from the same
    start with ``LATE_FACTOR`` times the samples (batch × iterations) and compared with the exact
    JKO step's guaranteed gain :math:`\\mathrm{KL}_{5}(1-(1+\\gamma_6)^{-2})` (docs/theory.md T6).
-3. **Loss noise against the gain.** For each block of the uniform flow: the standard error of the
+3. **Where the KL sits.** log(ρ_N/q) at the origin (the centre of the ring, where ρ_0 has a
+   hole) and at radius 0.25, and the KL carried by radius bands.
+4. **Loss noise against the gain.** For each block of the uniform flow: the standard error of the
    minibatch loss at batch 500, of the loss minus the identity map's loss (the same gradient),
    the KL gain achieved and the exact step's guaranteed gain.
 
@@ -85,6 +87,34 @@ def _per_block(flow, data, x0: torch.Tensor, batch: int) -> list[dict]:
     return rows
 
 
+#: Radii (in q's units) of the bands of the KL decomposition.
+BANDS = (0.0, 0.25, 0.5, 1.0, 2.0, np.inf)
+
+
+def _crater(flow, data, x0: torch.Tensor) -> dict:
+    """Where the final KL sits: log(ρ_N/q) at the origin and at radius 0.25, KL by radius band.
+
+    ρ_N(y) = ρ_0(F^{-1}y)·det∇F^{-1}(y) by backward integration (float64); the KL of each band is
+    the mean over ρ_N-samples F(x0) of log(ρ_N/q)·1[|y| in band] (the bands sum to the plain KL
+    estimate, not to the k3 one).
+    """
+    f64 = flow.evaluation_copy()
+    ang = 2 * np.pi * np.arange(8) / 8
+    y = torch.as_tensor(np.concatenate([[[0.0, 0.0]], 0.25 * np.stack([np.cos(ang),
+                                                                         np.sin(ang)], 1)]))
+    with torch.no_grad():
+        x, ell_inv = f64.inverse(y)
+        lr_pts = (data.log_prob(x) + ell_inv - std_normal_log_prob(y)).numpy()
+        yx, ell = f64(x0)
+        lr = (data.log_prob(x0) - ell - std_normal_log_prob(yx)).numpy()
+    rad = yx.norm(dim=1).numpy()
+    bands = [{"r_lo": float(a), "r_hi": float(b), "mass": float(((rad >= a) & (rad < b)).mean()),
+              "kl_part": float((lr * ((rad >= a) & (rad < b))).mean())}
+             for a, b in zip(BANDS[:-1], BANDS[1:], strict=True)]
+    return {"log_ratio_origin": float(lr_pts[0]), "log_ratio_r025": lr_pts[1:].tolist(),
+            "bands": bands, "kl_plain": float(lr.mean())}
+
+
 def _placement(its: tuple[int, ...], activation: str, p: dict, data,
                x_eval: torch.Tensor) -> dict:
     its = tuple(max(1, round(i * p["scale"])) for i in its[:p["n_blocks"]])
@@ -96,8 +126,8 @@ def _placement(its: tuple[int, ...], activation: str, p: dict, data,
             "kl_train_flow_heldout": [d.kl for d in tr.diagnostics],
             "kl_se_train_flow_heldout": [d.kl_se for d in tr.diagnostics],
             "eps": [d.eps_exact for d in tr.diagnostics],
-            "train_s": float(sum(tr.train_times)), "per_block": per, "_flow": tr.flow,
-            "_cfg": cfg}
+            "train_s": float(sum(tr.train_times)), "per_block": per,
+            "crater": _crater(tr.flow, data, x_eval), "_flow": tr.flow, "_cfg": cfg}
 
 
 def _retrain_late(run: dict, p: dict, data, x_eval: torch.Tensor) -> dict:
@@ -157,6 +187,16 @@ def _run(quick: bool) -> dict:
         lines.append(f"| {row['block']} | {row['gamma']:.2f} | {row['gain']:.2e} | "
                      f"{row['exact_gain_at_least']:.2e} | {row['loss_se']:.3f} | "
                      f"{row['loss_minus_identity_se']:.4f} |")
+    lines += ["", "Where the final KL sits (log of the learned density over q at the origin and "
+              "the mean at radius 0.25; the KL carried by the disc |y| < 0.25 and its mass):", "",
+              "| training | log ρ_N/q at 0 | at r = 0.25 | KL in r < 0.25 | mass in r < 0.25 | "
+              "KL (plain estimate) |", "|---|---|---|---|---|---|"]
+    for name, r in runs.items():
+        c = r["crater"]
+        b0 = c["bands"][0]
+        lines.append(f"| {name} | {c['log_ratio_origin']:+.2f} | "
+                     f"{np.mean(c['log_ratio_r025']):+.2f} | {b0['kl_part']:.2e} | "
+                     f"{b0['mass']:.3f} | {c['kl_plain']:.2e} |")
     for r in runs.values():
         del r["_flow"], r["_cfg"]
     return {"placements": runs, "late_block": late, "quick": quick, "table": "\n".join(lines)}
