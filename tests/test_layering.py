@@ -19,7 +19,8 @@ THEORY = Path(__file__).resolve().parent.parent / "theory"
 FILES = sorted(THEORY.rglob("*.py"))
 MAX_LINES = 500
 PUBLIC = ["theory", "theory.gaussian", "theory.oned", "theory.flow", "theory.bounds",
-          "theory.rates", "theory.spd", "theory.validate", "theory.io", "theory.progress"]
+          "theory.rates", "theory.separable", "theory.spd", "theory.validate", "theory.io",
+          "theory.progress"]
 
 
 def _imported_modules(source: str) -> set[str]:

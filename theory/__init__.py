@@ -14,6 +14,9 @@ The three solvers:
   functional (potential, interaction, entropy), on measures with or without a density.
 - :mod:`theory.flow` -- the neural JKO flow in torch (residual blocks trained step by step).
 
+Built on them, :mod:`theory.separable` gives exact non-Gaussian references in any dimension
+(rotated products of 1-D JKO trajectories, docs/theory.md P2), the yardstick of the neural flow.
+
 Shared modules:
 
 - :mod:`theory.bounds` -- the paper's inequalities, one function per claim;
@@ -40,7 +43,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["bounds", "flow", "gaussian", "io", "oned", "progress", "rates", "spd", "validate"]
+__all__ = ["bounds", "flow", "gaussian", "io", "oned", "progress", "rates", "separable", "spd",
+           "validate"]
 
 
 def __getattr__(name: str) -> ModuleType:
