@@ -17,9 +17,11 @@ against (claims C3, C4, C8, C9, C19 on the trained model; experiment ``neural_re
 Modules: ``_marginals`` (1-D data laws with quantiles and exact torch densities), ``_spline``
 (a 1-D iterate as a C² monotone map from N(0, 1)), ``_reference`` (the d-dimensional
 trajectory), ``_direct`` (direct minimisation of the JKO objective over non-product maps in
-d = 2, the check that the product is the minimiser).
+d = 2, the check that the product is the minimiser), ``_compare`` (a trained neural flow
+against the reference, block by block, with the split of its residual).
 """
 
+from theory.separable._compare import compare_flow
 from theory.separable._direct import DirectCheck, direct_minimisation
 from theory.separable._marginals import Mixture1D, StudentT1D, mixture
 from theory.separable._reference import (
@@ -38,6 +40,7 @@ __all__ = [
     "SeparableJKO",
     "StudentT1D",
     "adapted_grid",
+    "compare_flow",
     "direct_minimisation",
     "mixture",
     "random_rotation",
