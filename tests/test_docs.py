@@ -176,7 +176,7 @@ def test_theory_documents_every_bound_and_label():
     text = (ROOT / "docs/theory.md").read_text(encoding="utf-8")
     missing = [f for f in bounds.__all__ if f"bounds.{f}" not in text]
     assert not missing, f"functions of theory/bounds.py not documented: {missing}"
-    labels = {"A0", "A-cvx", "A1", "A-inv", "A-δ", "L1", "L2", "L3", "L4", "P1",
+    labels = {"A0", "A-cvx", "A1", "A-inv", "A-δ", "L1", "L2", "L3", "L4", "P1", "P2",
               *(f"T{k}" for k in range(1, 8)), "R6", "R6(a)", "R6(b)", "R6(c)", "R7", "R7(a)",
               "R7(b)", "R8"}
     assert labels <= _anchors("docs/theory.md"), labels - _anchors("docs/theory.md")

@@ -207,6 +207,17 @@ HUTCH_END_LOSS_MAX = 4.0
 #: ε < 0.15 (≈ 10x a map error of ~1e-2).
 FLOW_SLOW_KL_TOL = 0.05
 FLOW_SLOW_EPS_TOL = 0.15
+# Bad / extreme input (tests/test_bad_input.py, issue 12): correct values at extreme scales.
+#: Gaussian JKO step at γ = 1e200..1.8e308 vs the step at γ = 1e20 and vs the minimiser
+#: N(b, β(Q+P)^-1), and at γ = 1e-300 vs the data law: round-off of two eigendecompositions of
+#: 2x2 matrices with κ ≲ 20 (~κ·d·eps ≈ 1e-14); measured 6.6e-15 worst over 300 random d ≤ 5
+#: problems (the γ = 1e20 comparison is bit-exact); 1e-12 (x150) still rejects O(1) formula errors.
+EXTREME_GAMMA_RTOL = 1e-12
+#: W2(sμ, sν)/s vs W2(μ, ν), A(aΣ0, bΣ1)·sqrt(a/b) vs A(Σ0, Σ1), empirical W2 of scaled clouds, for
+#: s = 1e±70..1e±300 (powers of ten: the scaled inputs are rounded, relative eps each, then go
+#: through eigendecompositions with κ ≲ 1e3): measured 1.4e-14 (W2), 8.6e-14 (OT map), 4.4e-16
+#: (EMD) worst over 200 random d ≤ 4 cases; 1e-11.
+SCALING_LAW_RTOL = 1e-11
 
 # --- 1-D solver (tests/oned) ---------------------------------------------------------------------
 #: Central differences with step h = 1e-6 on O(1) quantities: truncation ~h² = 1e-12, round-off
@@ -427,6 +438,51 @@ IS_SECOND_MOMENT_MAX = 4.0
 #: A closed form tested against a simulation must be off by more than this many standard errors
 #: if its smallest term is dropped (the test has power against a missing term).
 MC_POWER_SIGMAS = 30.0
+
+# --- Separable references (tests/separable, issue 11) ------------------------------------------
+#: Round-off identities of QuantileSpline / SeparableJKO: inverse(forward(z)) = z (bracketed
+#: Newton to 1e-15 relative, |z| ≤ 12), torch vs numpy log-densities and scipy.stats (a few
+#: flops), rotation invariance (the same 1-D numbers, y rotated: ~|y|·eps), push vs composed
+#: transports (inverse∘forward round trips, ~1e-14 measured); 1e-10 absolute / relative.
+SEP_ROUNDOFF_ATOL = 1e-10
+#: Mass of a spline law by adaptive quadrature between its knots (epsabs 1e-14 per cell, 60
+#: cells) vs 1 − 2Φ(−zmax): quad error ~1e-13 (measured 1e-15).
+SEP_MASS_ATOL = 1e-10
+#: Central differences of log_pdf with h = 1e-5 vs the spline's score: truncation h²·|∂³ log ρ|
+#: (≲ 1e-10 · 1e2 in a bimodal gap) plus round-off eps·|log ρ|/h ~ 1e-10, relative to
+#: max(1, |score|); measured 3e-9; 1e-7.
+SEP_FD_RTOL = 1e-7
+#: adapted_grid: the z-spacing of the knots inside a bimodal gap (means ±2, sd 0.6, 60 knots) is
+#: at most this fraction of the uniform spacing (measured 0.004); a Gaussian marginal gives the
+#: uniform (tail-graded) grid, spacing equal to uniform up to the arc-length interpolation's
+#: round-off (measured 7e-15 relative).
+SEP_GAP_SPACING_MAX = 0.1
+SEP_UNIFORM_SPACING_RTOL = 1e-10
+#: SeparableJKO with Gaussian marginals vs the closed form, 3 steps γ = 0.5, n_nodes = 200,
+#: d = 2 and 5, max over blocks and 400 exact samples (second-order constants of the 1-D solver,
+#: docs/numerics.md §3.1): measured cov 2.2e-3 (rel.), KL 1.1e-2 (rel., the entropy
+#: quadrature's offset ~0.08/n² per coordinate against KL_3 ≈ 0.3), W2 1.8e-4 (rel.),
+#: log ρ 3.0e-2 nats, score 3.2e-2, map 5.8e-3, log-det 6.5e-3; bounds ≈ 2x. The mean is exact
+#: on the discrete problem (translation: m/(1+γ)), ~Newton tol. A swapped γ in one coordinate or
+#: Rᵀ for R gives errors ≥ 2.5e-2 (cov), 0.1 (mean, KL, map), 1e2 (log ρ).
+SEP_GAUSS_ERR_N200 = {"mean": 1e-10, "cov": 5e-3, "kl": 2.5e-2, "w2": 5e-4, "logpdf": 6e-2,
+                      "score": 7e-2, "map": 1.2e-2, "logdet": 1.5e-2}
+#: Halving h (100 -> 200 nodes) divides a second-order error by 4; require ≥ 3 (noise in the
+#: max over samples; a first-order error would give 2).
+SEP_HALVING_RATIO_MIN = 3.0
+#: direct_minimisation on 80² points (skewed ⊗ Gaussian, block 1): the discrete gain is O(h⁴),
+#: measured gain/(J(c_0) − J(0)) = −2.6e-3 and ‖c*‖/‖c_0‖ = 0.37; a wrong step in one
+#: coordinate (γ = 0.8 for 0.5) gives −0.32 and 5.8. Bounds −2e-2 / 0.6 (correct) and
+#: −0.1 / 2 (mutated) separate the two.
+SEP_DIRECT_RATIO_MIN = -2e-2
+SEP_DIRECT_C_RATIO_MAX = 0.6
+SEP_DIRECT_MUTANT_RATIO_MAX = -0.1
+SEP_DIRECT_MUTANT_C_RATIO_MIN = 2.0
+#: ... and ‖∇J(0)‖/‖∇J(c_0)‖ (O(h²) against O(1)): measured 0.025 correct, 0.29 mutated.
+SEP_DIRECT_GRAD_RATIO_MAX = 0.1
+#: ρ_0 spline vs the exact log-pdf is third order (log X' is a cubic spline's derivative,
+#: measured orders 3.0-3.1): doubling the nodes divides the mean error by 8; require ≥ 6.
+SEP_THIRD_ORDER_RATIO_MIN = 6.0
 
 # --- 1-D exact discrete families (tests/oned/test_exact_families.py, issue 9) ----------------
 #: A shifted discrete minimiser under V = λx²/2 + entropy / porous medium: the exact step is the

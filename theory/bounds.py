@@ -102,7 +102,14 @@ def w2_multi_step_variable(gammas: ArrayLike, lam: float, w0: float,
         (N+1,) array: bounds for n = 0..N.
     """
     g = as_positive_array(np.atleast_1d(gammas), "gammas")
-    e = np.broadcast_to(as_nonneg_array(eps, "eps"), g.shape)
+    if g.ndim != 1:
+        raise ValueError(f"gammas must be a scalar or a 1-D array, got shape {g.shape}")
+    e = as_nonneg_array(eps, "eps")
+    try:
+        e = np.broadcast_to(e, g.shape)
+    except ValueError:
+        raise ValueError(f"eps must be a scalar or have the shape of gammas {g.shape}, "
+                         f"got {e.shape}") from None
     lam = check_positive_scalar(lam, "lam")
     out = np.empty(g.size + 1)
     out[0] = check_nonneg_scalar(w0, "w0")
@@ -144,9 +151,10 @@ def kl_after_n(n: ArrayLike, gamma: ArrayLike, lam: ArrayLike, w0: ArrayLike,
               + \varepsilon(1+\gamma\lambda)/\lambda]^2}{2\gamma(2+\gamma\lambda)}.
 
     Raises:
-        ValueError: naming ``n`` if some n < 1, or the argument that is out of range.
+        ValueError: naming ``n`` if some n < 1 or is not finite (NaN included), or the argument
+            that is out of range.
     """
-    n = np.asarray(n, dtype=np.float64)
+    n = as_positive_array(n, "n")
     if np.any(n < 1):
         raise ValueError(f"n must be >= 1, got {n!r}")
     g, lam = as_positive_array(gamma, "gamma"), as_positive_array(lam, "lam")

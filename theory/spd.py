@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory.validate import as_matrix
+from theory.validate import as_matrix, check_nonneg_scalar
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -112,20 +112,22 @@ def spectrum(
         c ((d, d) array): symmetric positive semi-definite matrix.
         name (str): argument name used in error messages.
         d (int, optional): required dimension.
-        rtol (float): relative eigenvalue cut-off (see :data:`DEFAULT_RTOL`).
+        rtol (float >= 0): relative eigenvalue cut-off (see :data:`DEFAULT_RTOL`).
 
     Returns:
         Spectrum: eigenvalues (clamped, ascending) and eigenvectors.
 
     Raises:
-        ValueError: naming ``name`` if ``c`` is not square, not finite, not symmetric, or has an
-            eigenvalue below ``-rtol * max|eig|`` (indefinite). The zero matrix is valid.
+        ValueError: naming ``name`` if ``c`` is not square (or is 0 x 0), not finite, not
+            symmetric, or has an eigenvalue below ``-rtol * max|eig|`` (indefinite); naming
+            ``rtol`` if it is negative or not finite. The zero matrix is valid.
 
     Example:
         >>> s = spectrum([[2.0, 0.0], [0.0, 0.0]])
         >>> s.w.tolist(), s.rank
         ([0.0, 2.0], 1)
     """
+    rtol = check_nonneg_scalar(rtol, "rtol")
     m = as_matrix(c, name, d)
     w, u = np.linalg.eigh(m)
     scale = float(np.abs(w).max()) if w.size else 0.0

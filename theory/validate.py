@@ -152,14 +152,17 @@ def as_nonneg_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
 
 
 def as_vector(x: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float64]:
-    """Return ``x`` as a finite float64 vector of shape ``(d,)``.
+    """Return ``x`` as a finite float64 vector of shape ``(d,)`` with ``d >= 1``.
 
     Raises:
-        ValueError: naming ``name`` for a wrong shape or non-finite entries.
+        ValueError: naming ``name`` for a wrong shape (an empty vector: dimension 0 included) or
+            non-finite entries.
     """
     v = _as_float_array(x, name)
     if v.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {v.shape}")
+    if v.shape[0] == 0:
+        raise ValueError(f"{name} must have dimension d >= 1, got an empty vector")
     if d is not None and v.shape[0] != d:
         raise ValueError(f"{name} must have length {d}, got {v.shape[0]}")
     if not np.all(np.isfinite(v)):
@@ -168,20 +171,23 @@ def as_vector(x: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float
 
 
 def as_matrix(c: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float64]:
-    """Return ``c`` as a finite, symmetric float64 ``(d, d)`` matrix (symmetrised).
+    """Return ``c`` as a finite, symmetric float64 ``(d, d)`` matrix, ``d >= 1`` (symmetrised).
 
     Raises:
-        ValueError: naming ``name`` if ``c`` is not square, has the wrong size, has non-finite
-            entries, or is not symmetric to relative tolerance :data:`SYM_RTOL`.
+        ValueError: naming ``name`` if ``c`` is not square, is ``(0, 0)`` (dimension 0), has the
+            wrong size, has non-finite entries, or is not symmetric to relative tolerance
+            :data:`SYM_RTOL`.
     """
     m = _as_float_array(c, name)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {m.shape}")
+    if m.shape[0] == 0:
+        raise ValueError(f"{name} must have dimension d >= 1, got shape {m.shape}")
     if d is not None and m.shape[0] != d:
         raise ValueError(f"{name} must have shape ({d}, {d}), got {m.shape}")
     if not np.all(np.isfinite(m)):
         raise ValueError(f"{name} has non-finite entries")
-    scale = np.abs(m).max() if m.size else 0.0
+    scale = np.abs(m).max()
     if np.abs(m - m.T).max(initial=0.0) > SYM_RTOL * max(scale, np.finfo(float).tiny):
         raise ValueError(f"{name} is not symmetric (max |{name} - {name}.T| is too large)")
     return 0.5 * (m + m.T)

@@ -14,6 +14,7 @@ docs/numerics.md §4.2-§4.3. All inputs are converted to float64 numpy arrays. 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -96,23 +97,57 @@ def flow_kl(flow: Callable[..., tuple[torch.Tensor, torch.Tensor]], data, x: tor
     return kl_k3(to_numpy(data.log_prob(x)), to_numpy(std_normal_log_prob(z) + ell))
 
 
+#: Point clouds whose largest |coordinate| lies in [2^-450, 2^450] are used as they are (squared
+#: distances stay normal floats); others are divided by a power of two first (exact), using
+#: W2(S_#μ, S_#ν) = W2(μ, ν)/s for S(x) = x/s, so that e.g. data scaled by 1e200 gives a finite
+#: W2 instead of an overflowing cost matrix.
+_SAFE_LOG2 = 450
+
+
 def w2_emd(x: ArrayLike, y: ArrayLike) -> float:
-    """Empirical W2 (not squared) between two point clouds by exact OT (``ot.emd2``, uniform)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    """Empirical W2 (not squared) between two point clouds by exact OT (``ot.emd2``, uniform).
+
+    Args:
+        x ((n, d) array): points of the first cloud (each of weight 1/n).
+        y ((m, d) array): points of the second cloud (each of weight 1/m).
+
+    Returns:
+        float: W2 (not squared), in the units of the points. Clouds of extreme scale are
+        rescaled by a power of two first (:data:`_SAFE_LOG2`).
+
+    Raises:
+        ValueError: naming ``x`` or ``y`` if it is empty or has NaN/inf entries (POT would
+            return 0.0 for NaN input), or if the shapes do not match.
+    """
+    x = as_finite_array(x, "x")
+    y = as_finite_array(y, "y")
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must be (n, d) arrays of the same d, got {x.shape}, {y.shape}")
     a = np.full(x.shape[0], 1.0 / x.shape[0])
     b = np.full(y.shape[0], 1.0 / y.shape[0])
-    return float(np.sqrt(max(ot.emd2(a, b, ot.dist(x, y), numItermax=10_000_000), 0.0)))
+    top = max(float(np.abs(x).max()), float(np.abs(y).max()))
+    k = math.frexp(top)[1] if top > 0.0 else 0
+    if abs(k) <= _SAFE_LOG2:
+        return float(np.sqrt(max(ot.emd2(a, b, ot.dist(x, y), numItermax=10_000_000), 0.0)))
+    cost = ot.dist(np.ldexp(x, -k), np.ldexp(y, -k))
+    w2_scaled = math.sqrt(max(ot.emd2(a, b, cost, numItermax=10_000_000), 0.0))
+    try:
+        return math.ldexp(w2_scaled, k)
+    except OverflowError:
+        return math.inf  # W2 itself exceeds the largest float64
 
 
 def w2_null_band(sample: Sampler, n: int, reps: int,
                  rng: np.random.Generator) -> tuple[float, float]:
     """Null floor of :func:`w2_emd`: mean and sd of W2 between two independent n-samples of a law.
 
-    ``sample(n, rng)`` draws (n, d) points; ``reps`` (≥ 2) pairs are drawn.
+    ``sample(n, rng)`` draws (n, d) points; ``reps`` (≥ 2) pairs of ``n`` (≥ 1) points are drawn.
+
+    Raises:
+        ValueError: naming ``n`` or ``reps`` if out of range, or ``x``/``y`` if ``sample``
+            returns non-finite points (see :func:`w2_emd`).
     """
+    check_int(n, "n", minimum=1)
     check_int(reps, "reps", minimum=2)
     vals = [w2_emd(sample(n, rng), sample(n, rng)) for _ in range(reps)]
     return float(np.mean(vals)), float(np.std(vals, ddof=1))
@@ -135,7 +170,12 @@ def w2_sq_debiased(sample_p: Sampler, sample_q: Sampler, n: int, reps: int,
 
     Returns:
         ``(mean, standard error)`` of the replicates (squared length units; may be < 0).
+
+    Raises:
+        ValueError: naming ``n`` or ``reps`` if out of range, or ``x``/``y`` if a sampler
+            returns non-finite points (see :func:`w2_emd`).
     """
+    check_int(n, "n", minimum=1)
     check_int(reps, "reps", minimum=2)
     vals = []
     for _ in range(reps):
@@ -146,8 +186,12 @@ def w2_sq_debiased(sample_p: Sampler, sample_q: Sampler, n: int, reps: int,
 
 
 def gaussian_fit(x: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Sample mean (d,) and covariance (d, d) of points (n, d), in float64."""
-    x = np.asarray(x, dtype=np.float64)
+    """Sample mean (d,) and covariance (d, d) of points (n, d), in float64.
+
+    Raises:
+        ValueError: naming ``x`` if it is not an (n >= 2, d) array of finite numbers.
+    """
+    x = as_finite_array(x, "x")
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"x must be an (n >= 2, d) array, got {x.shape}")
     return x.mean(0), np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])

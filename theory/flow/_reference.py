@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 
 from theory import bounds, gaussian
 from theory.gaussian import GaussianPath, iterate_steps
-from theory.validate import as_matrix, as_vector, check_positive_scalar
+from theory.validate import as_finite_array, as_matrix, as_vector, check_positive_scalar
 
 __all__ = [
     "affine_block_loss",
@@ -73,8 +73,8 @@ def block_loss_on_points(x: ArrayLike, y: ArrayLike, *, gamma: float,
     Returns:
         dict with ``v``, ``div``, ``w``, ``total``.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = as_finite_array(x, "x")
+    y = as_finite_array(y, "y")
     if x.ndim != 2 or y.shape != x.shape:
         raise ValueError(f"x and y must be (n, d) arrays of one shape, got {x.shape}, {y.shape}")
     gamma = check_positive_scalar(gamma, "gamma")

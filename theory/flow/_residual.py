@@ -39,7 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from theory.flow._crosscheck import jacobian_asymmetry
 from theory.flow._jacobian import batch_jacobian
 from theory.flow._potential import Potential, as_potential, quadratic_potential
-from theory.validate import check_positive_scalar
+from theory.validate import as_finite_array, check_positive_scalar
 
 __all__ = [
     "ExactResidual",
@@ -128,7 +128,7 @@ def kde_score(y: ArrayLike, h: float) -> NDArray[np.float64]:
 
     ``h`` is the kernel *variance* (the authors' bandwidth). O(n²) memory: use n ≤ ~4000.
     """
-    y = np.asarray(y, dtype=np.float64)
+    y = as_finite_array(y, "y")
     h = check_positive_scalar(h, "h")
     diff = y[None, :, :] - y[:, None, :]
     logw = -(diff * diff).sum(-1) / (2.0 * h)
@@ -167,8 +167,8 @@ def authors_residual(y: ArrayLike, x_prev: ArrayLike, *, gamma: float, h: float 
         averages) and ``xi`` ((n, d)).
     """
     gamma = check_positive_scalar(gamma, "gamma")
-    y = np.asarray(y, dtype=np.float64)
-    x_prev = np.asarray(x_prev, dtype=np.float64)
+    y = as_finite_array(y, "y")
+    x_prev = as_finite_array(x_prev, "x_prev")
     if y.ndim != 2 or x_prev.ndim != 2 or y.shape[1] != x_prev.shape[1]:
         raise ValueError(f"y and x_prev must be (n, d) arrays, got {y.shape} and {x_prev.shape}")
     s = kde_score(y, h) if score is None else np.asarray(score, dtype=np.float64)

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory.spd import symmetrize
-from theory.validate import as_vector
+from theory.validate import as_matrix, as_vector
 
 __all__ = ["AffineMap"]
 
@@ -57,12 +57,26 @@ class AffineMap:
         return int(self.offset.shape[0])
 
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
-        """Apply to points ``x`` of shape ``(d,)`` or ``(n, d)``."""
-        x = np.asarray(x, dtype=np.float64)
+        """Apply to points ``x`` of shape ``(d,)`` or ``(n, d)`` (any leading axes: ``(..., d)``).
+
+        Raises:
+            ValueError: naming ``x`` if its last axis is not of length d (or it is not numeric).
+        """
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"x must be an array of numbers, got {x!r}") from None
+        if x.ndim == 0 or x.shape[-1] != self.d:
+            raise ValueError(f"x must have shape ({self.d},) or (n, {self.d}), got {x.shape}")
         return x @ self.matrix.T + self.offset
 
     def then(self, other: AffineMap) -> AffineMap:
-        """Return ``other o self`` (apply ``self`` first)."""
+        """Return ``other o self`` (apply ``self`` first).
+
+        Raises:
+            ValueError: naming ``other`` if it is not an AffineMap of the same dimension.
+        """
+        _check_same_d(self, other)
         return AffineMap(other.matrix @ self.matrix, other.matrix @ self.offset + other.offset)
 
     def inverse(self) -> AffineMap:
@@ -79,8 +93,14 @@ class AffineMap:
     def push(
         self, mean: ArrayLike, cov: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Push ``N(mean, cov)`` forward: ``N(A mean + c, A cov A^T)``."""
+        """Push ``N(mean, cov)`` forward: ``N(A mean + c, A cov A^T)``.
+
+        Raises:
+            ValueError: naming ``mean`` or ``cov`` for a wrong shape or non-finite entries
+                (``cov`` must be symmetric; it is used as given).
+        """
         m = as_vector(mean, "mean", self.d)
+        as_matrix(cov, "cov", self.d)
         s = np.asarray(cov, dtype=np.float64)
         return self.matrix @ m + self.offset, symmetrize(self.matrix @ s @ self.matrix.T)
 
@@ -96,10 +116,22 @@ class AffineMap:
         """Return ``||self - other||_{L^2(N(mean, cov))}`` exactly.
 
         ``E|(A - B) x + (c - e)|^2 = |(A - B) m + c - e|^2 + tr((A - B) S (A - B)^T)``.
+
+        Raises:
+            ValueError: naming ``other``, ``mean`` or ``cov`` for a wrong type, shape or
+                non-finite entries.
         """
+        _check_same_d(self, other)
         m = as_vector(mean, "mean", self.d)
+        as_matrix(cov, "cov", self.d)
         s = np.asarray(cov, dtype=np.float64)
         da = self.matrix - other.matrix
         dc = da @ m + self.offset - other.offset
         val = float(dc @ dc + np.trace(da @ s @ da.T))
         return float(np.sqrt(max(val, 0.0)))  # >= 0 in exact arithmetic
+
+
+def _check_same_d(a: AffineMap, other: object) -> None:
+    if not isinstance(other, AffineMap) or other.d != a.d:
+        got = f"dimension {other.d}" if isinstance(other, AffineMap) else type(other).__name__
+        raise ValueError(f"other must be an AffineMap of dimension {a.d}, got {got}")

@@ -21,9 +21,10 @@ from numpy.typing import ArrayLike, NDArray
 from theory.gaussian._affine import AffineMap
 from theory.gaussian._metrics import kl, ot_map
 from theory.gaussian._step import jko_step
+from theory.gaussian._target import gaussian_target
 from theory.gaussian._trajectory import iterate_steps
 from theory.spd import spectrum
-from theory.validate import as_vector
+from theory.validate import as_positive_array, as_vector
 
 __all__ = ["AffineFlow", "build_affine_flow"]
 
@@ -97,14 +98,19 @@ def build_affine_flow(
 
     Raises:
         ValueError: if ``cov`` is singular (no invertible flow from data without density: smooth
-            it first with :func:`theory.gaussian.ou_marginal`, claim C10).
+            it first with :func:`theory.gaussian.ou_marginal`, claim C10), or naming the
+            argument for bad shapes or values (``gammas`` must be a 1-D array of finite
+            numbers > 0, ``target_cov`` SPD).
     """
     s = spectrum(cov, "cov")
     s.require_definite("cov")
     d = s.d
     m = as_vector(mean, "mean", d)
-    g = np.atleast_1d(np.asarray(gammas, dtype=np.float64))
-    b = np.zeros(d) if target_mean is None else as_vector(target_mean, "target_mean", d)
+    g = as_positive_array(np.atleast_1d(gammas), "gammas")
+    if g.ndim != 1:
+        raise ValueError(f"gammas must be a scalar or a 1-D array, got shape {g.shape}")
+    tg = gaussian_target(d, target_mean=target_mean, target_cov=target_cov)
+    b = tg.b
     c = np.eye(d) if target_cov is None else np.asarray(target_cov, dtype=np.float64)
     if step is None:
         def step(mu: Array, sig: Array, n: int) -> tuple[Array, Array]:

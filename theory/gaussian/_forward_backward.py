@@ -20,11 +20,16 @@ from numpy.typing import ArrayLike, NDArray
 from theory.gaussian._metrics import ot_map
 from theory.gaussian._step import entropy_prox, potential_step
 from theory.spd import spectrum
-from theory.validate import as_vector
+from theory.validate import as_vector, check_nonneg_scalar, check_positive_scalar
 
 __all__ = ["fb_fixed_point", "fb_step", "prox_residual"]
 
 Array = NDArray[np.float64]
+
+#: ``direction`` of :func:`fb_step` must have unit norm to this absolute tolerance: the realised
+#: prox residual is ε·|u|, so a non-unit u silently changes it; eigenvectors from ``eigh`` are
+#: unit to ~1e-15, and 1e-10 leaves a ×1e5 margin.
+UNIT_ATOL = 1e-10
 
 
 def fb_step(mean: ArrayLike, cov: ArrayLike, *, gamma: float, target_mean: ArrayLike,
@@ -49,17 +54,21 @@ def fb_step(mean: ArrayLike, cov: ArrayLike, *, gamma: float, target_mean: Array
         (d,) float64 array, (d, d) float64 array: mean and covariance after the step.
 
     Raises:
-        ValueError: for a bad ``gamma``, ``eps < 0``, or ``eps > 0`` without ``direction``.
+        ValueError: for a bad ``gamma``, ``eps`` negative or not finite, or ``eps > 0`` without
+            a unit vector ``direction`` (norm within :data:`UNIT_ATOL` of 1).
     """
-    if not eps >= 0.0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
+    eps = check_nonneg_scalar(eps, "eps")
     m, s = potential_step(mean, cov, gamma=gamma, target_mean=target_mean,
                           target_cov=target_cov)
     m, s = entropy_prox(m, s, gamma=gamma)
     if eps > 0:
         if direction is None:
             raise ValueError("direction is required when eps > 0")
-        m = m + gamma * eps * as_vector(direction, "direction", len(m))
+        u = as_vector(direction, "direction", len(m))
+        norm = float(np.linalg.norm(u))
+        if abs(norm - 1.0) > UNIT_ATOL:
+            raise ValueError(f"direction must be a unit vector, got norm {norm!r}")
+        m = m + gamma * eps * u
     return m, s
 
 
@@ -84,9 +93,12 @@ def fb_fixed_point(*, gamma: float, target_mean: ArrayLike,
         (d,) float64 array, (d, d) float64 array: mean and covariance of :math:`q^*_\gamma`.
 
     Raises:
-        ValueError: if ``gamma`` is at or beyond the stability limit (no fixed point).
+        ValueError: if ``gamma`` is not a finite positive number or is at or beyond the
+            stability limit (no fixed point), or ``target_cov`` is not positive definite.
     """
+    gamma = check_positive_scalar(gamma, "gamma")
     sp = spectrum(target_cov, "target_cov")
+    sp.require_definite("target_cov")
     a = np.abs(1.0 - gamma / sp.w)
     if np.any(a >= 1.0):
         raise ValueError(f"gamma={gamma} is beyond the stability limit 2/λmax(Q): no fixed point")
@@ -115,9 +127,18 @@ def prox_residual(mean: ArrayLike, cov: ArrayLike, new_mean: ArrayLike, new_cov:
 
     Returns:
         float: ε, the L²(new law) norm of ξ (not squared).
+
+    Raises:
+        ValueError: naming the argument for bad shapes, non-finite entries, a non-PSD ``cov``,
+            a singular ``new_cov`` or ``gamma <= 0``.
     """
-    sp = spectrum(new_cov, "new_cov")
+    gamma = check_positive_scalar(gamma, "gamma")
+    d = spectrum(cov, "cov").d
+    m = as_vector(mean, "mean", d)
+    m1 = as_vector(new_mean, "new_mean", d)
+    sp = spectrum(new_cov, "new_cov", d=d)
+    sp.require_definite("new_cov")
     bmap = ot_map(new_cov, cov)
     cs = (np.eye(len(sp.w)) - bmap) / gamma @ sp.sqrt() - sp.inv_sqrt("new_cov")
-    cv = (np.asarray(new_mean, dtype=np.float64) - np.asarray(mean, dtype=np.float64)) / gamma
+    cv = (m1 - m) / gamma
     return float(np.sqrt(cv @ cv + np.sum(cs * cs)))

@@ -9,6 +9,8 @@ Units: :func:`w2` returns W2 (not squared), :func:`w2_sq` returns W2², :func:`k
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -124,6 +126,83 @@ def _cov_gap_sq(s0: Spectrum, c0: Array, c1: Array) -> float:
     return float(np.sum(m * m))
 
 
+#: Inputs whose length scale L (see :func:`_scale_exponent`) lies in [2^-225, 2^225] are used as
+#: they are: then |m0 - m1|² and products such as Σ0^{1/2} Σ1 Σ0^{1/2} (~L⁴ <= 2^900) stay inside
+#: float64's normal range (2^±1022), so no rescaling (and no change of any bit) is needed.
+_SAFE_LOG2 = 225
+
+
+def _scale_exponent(dm_max: float, cov_max: float) -> int:
+    r"""Exponent k of the power of two :math:`s = 2^k \approx L` by which to rescale space.
+
+    ``L = max(max|m0 - m1|, sqrt(max|Σ0|, max|Σ1|))`` is the problem's length scale (``dm_max``
+    may be ``inf`` when m0 - m1 overflows). Returns 0 (no rescaling) when L is 0 or lies in
+    :math:`[2^{-225}, 2^{225}]`; otherwise ``k`` with :math:`2^{k-1} \le L < 2^k` (for
+    ``dm_max = inf``: 1025, the exponent of :math:`2\cdot` the largest float).
+    """
+    if dm_max == np.inf:
+        return 1025
+    scale = max(dm_max, math.sqrt(cov_max))
+    if scale == 0.0:
+        return 0
+    k = math.frexp(scale)[1]
+    return 0 if -_SAFE_LOG2 <= k <= _SAFE_LOG2 else k
+
+
+def _ldexp(x: float, k: int) -> float:
+    """Return ``x * 2**k`` (exact), ``inf`` if it overflows float64."""
+    try:
+        return math.ldexp(x, k)
+    except OverflowError:
+        return math.inf
+
+
+def _w2_sq_scaled(
+    mean0: ArrayLike,
+    cov0: ArrayLike,
+    mean1: ArrayLike | None,
+    cov1: ArrayLike | None,
+) -> tuple[float, int]:
+    r"""Return ``(v, k)`` with :math:`W_2^2 = 4^k v` (see :func:`w2_sq`).
+
+    ``v`` is W2² of the two laws pushed forward by :math:`x \mapsto x/2^k` (means divided by
+    :math:`2^k`, covariances by :math:`4^k`: exact in binary floating point), by the scaling law
+    :math:`W_2(S_\#\mu, S_\#\nu) = W_2(\mu,\nu)/s` for :math:`S(x) = x/s`. ``k = 0`` (no
+    rescaling, the formula as it is) for moderate input (:data:`_SAFE_LOG2`); otherwise every
+    intermediate stays finite, and entries below :math:`2^{-1022}` of the new unit underflow to 0
+    (a change of at most ~1e-150 relative to the length scale).
+    """
+    m0, s0 = mean_cov(mean0, cov0, "mean0", "cov0")
+    d = s0.d
+    m1 = np.zeros(d) if mean1 is None else as_vector(mean1, "mean1", d)
+    c0 = as_matrix(cov0, "cov0", d)
+    c1 = np.eye(d) if cov1 is None else as_matrix(cov1, "cov1", d)
+    s1 = Spectrum(np.ones(d), np.eye(d), 0.0) if cov1 is None else spectrum(c1, "cov1", d=d)
+    with np.errstate(over="ignore"):
+        dm = m0 - m1  # inf only if |m0 - m1| > the largest float
+    k = _scale_exponent(float(np.abs(dm).max()),
+                        max(float(np.abs(c0).max()), float(np.abs(c1).max())))
+    if k != 0:
+        dm = np.ldexp(m0, -k) - np.ldexp(m1, -k) if k > 0 else np.ldexp(dm, -k)
+        c0, c1 = np.ldexp(c0, -2 * k), np.ldexp(c1, -2 * k)
+        s0, s1 = spectrum(c0, "cov0"), spectrum(c1, "cov1")
+    mean_part = float(dm @ dm)
+    if s0.is_singular and not s1.is_singular:
+        s0, c0, c1 = s1, c1, c0
+    if not s0.is_singular:
+        return mean_part + _cov_gap_sq(s0, c0, c1), k
+    r0 = s0.sqrt()
+    x = symmetrize(r0 @ c1 @ r0)
+    # The product's round-off is ~eps * ||Σ0|| ||Σ1||, not relative to the product itself (which
+    # is ~0 for nearly orthogonal supports): cut eigenvalues off relative to ||Σ0|| ||Σ1||.
+    x_max = float(np.abs(x).max())
+    ref = float(s0.w[-1]) * float(s1.w[-1])
+    rtol = DEFAULT_RTOL if x_max == 0.0 else max(DEFAULT_RTOL, DEFAULT_RTOL * d * ref / x_max)
+    cross = spectrum(x, "cov1", rtol=rtol)
+    bures = float(np.trace(c0) + np.trace(c1) - 2.0 * np.sum(np.sqrt(cross.w)))
+    return mean_part + max(bures, 0.0), k  # Bures^2 >= 0; can round to ~ -1e-15
+
+
 def w2_sq(
     mean0: ArrayLike,
     cov0: ArrayLike,
@@ -140,33 +219,19 @@ def w2_sq(
 
     evaluated through a Sylvester equation so that it is accurate when W2 ≪ 1e-4. The
     non-singular covariance is put first; if both are singular the Bures trace formula is used
-    (accurate only to ~1e-8 absolute in W2).
+    (accurate only to ~1e-8 absolute in W2). When the length scale
+    ``L = max(max|m0 - m1|, sqrt(max|Σ0|, max|Σ1|))`` lies outside
+    :math:`[2^{-225}, 2^{225}] \approx [1.9\cdot10^{-68}, 5.4\cdot10^{67}]`, both laws are first
+    pushed forward by :math:`S(x) = x/s` with :math:`s = 2^k \approx L` (exact in binary) and
+    :math:`W_2^2(\mu,\nu) = s^2 W_2^2(S_\#\mu, S_\#\nu)`, so no intermediate over- or
+    underflows; inside it the formula runs unscaled.
 
     Returns:
-        float: W2² (squared), >= 0.
+        float: W2² (squared), >= 0; ``inf`` only when W2² itself exceeds the largest float64
+        (~1.8e308; :func:`w2` is then still finite).
     """
-    m0, s0 = mean_cov(mean0, cov0, "mean0", "cov0")
-    d = s0.d
-    m1 = np.zeros(d) if mean1 is None else as_vector(mean1, "mean1", d)
-    c0 = as_matrix(cov0, "cov0", d)
-    c1 = np.eye(d) if cov1 is None else as_matrix(cov1, "cov1", d)
-    s1 = Spectrum(np.ones(d), np.eye(d), 0.0) if cov1 is None else spectrum(c1, "cov1", d=d)
-    dm = m0 - m1
-    mean_part = float(dm @ dm)
-    if s0.is_singular and not s1.is_singular:
-        s0, c0, c1 = s1, c1, c0
-    if not s0.is_singular:
-        return mean_part + _cov_gap_sq(s0, c0, c1)
-    r0 = s0.sqrt()
-    x = symmetrize(r0 @ c1 @ r0)
-    # The product's round-off is ~eps * ||Σ0|| ||Σ1||, not relative to the product itself (which
-    # is ~0 for nearly orthogonal supports): cut eigenvalues off relative to ||Σ0|| ||Σ1||.
-    x_max = float(np.abs(x).max())
-    ref = float(s0.w[-1]) * float(s1.w[-1])
-    rtol = DEFAULT_RTOL if x_max == 0.0 else max(DEFAULT_RTOL, DEFAULT_RTOL * d * ref / x_max)
-    cross = spectrum(x, "cov1", rtol=rtol)
-    bures = float(np.trace(c0) + np.trace(c1) - 2.0 * np.sum(np.sqrt(cross.w)))
-    return mean_part + max(bures, 0.0)  # Bures^2 >= 0; can round to ~ -1e-15
+    v, k = _w2_sq_scaled(mean0, cov0, mean1, cov1)
+    return v if k == 0 else _ldexp(v, 2 * k)
 
 
 def w2(
@@ -177,13 +242,15 @@ def w2(
 ) -> float:
     r"""2-Wasserstein distance W2 (not squared) between two Gaussians (default ``N(0, I)``).
 
-    See :func:`w2_sq` for the formula and accuracy.
+    See :func:`w2_sq` for the formula, accuracy and rescaling of extreme scales; finite whenever
+    W2 is below the largest float64 (e.g. 1e200 for means 1e200 apart).
 
     Example:
         >>> round(w2([3.0, 4.0], [[1.0, 0.0], [0.0, 1.0]]), 12)
         5.0
     """
-    return float(np.sqrt(w2_sq(mean0, cov0, mean1, cov1)))
+    v, k = _w2_sq_scaled(mean0, cov0, mean1, cov1)
+    return float(np.sqrt(v)) if k == 0 else _ldexp(math.sqrt(v), k)
 
 
 def ot_map(cov0: ArrayLike, cov1: ArrayLike) -> Array:
@@ -193,13 +260,28 @@ def ot_map(cov0: ArrayLike, cov1: ArrayLike) -> Array:
 
     (symmetric PSD, ``A Σ0 A = Σ1``); the map is ``x -> m1 + A (x - m0)``.
 
+    Covariances of extreme scale are rescaled each by a power of four first:
+    :math:`A(\Sigma_0,\Sigma_1) = 2^{k_1-k_0}A(\Sigma_0/4^{k_0},\Sigma_1/4^{k_1})`
+    (exact in binary; ``k = 0`` for entries in [2^-450, 2^450], see :data:`_SAFE_LOG2`).
+
     Raises:
         ValueError: if ``cov0`` is singular (the map is then not unique).
     """
-    s0 = spectrum(cov0, "cov0")
+    c0 = as_matrix(cov0, "cov0")
+    s0 = spectrum(c0, "cov0")
     s0.require_definite("cov0")
     c1 = as_matrix(cov1, "cov1", s0.d)
     spectrum(c1, "cov1")
+    k0 = _scale_exponent(0.0, float(np.abs(c0).max()))
+    k1 = _scale_exponent(0.0, float(np.abs(c1).max()))
+    if k0 != 0:
+        s0 = spectrum(np.ldexp(c0, -2 * k0), "cov0")
+    if k1 != 0:
+        c1 = np.ldexp(c1, -2 * k1)
     r0, r0i = s0.sqrt(), s0.inv_sqrt("cov0")
     x = spectrum(symmetrize(r0 @ c1 @ r0), "cov1", rtol=_PRODUCT_RTOL)
-    return symmetrize(r0i @ x.sqrt() @ r0i)
+    a = symmetrize(r0i @ x.sqrt() @ r0i)
+    if k0 == k1:
+        return a
+    with np.errstate(over="ignore"):
+        return np.ldexp(a, k1 - k0)  # inf only where an entry of A exceeds the largest float

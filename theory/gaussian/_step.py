@@ -23,35 +23,62 @@ __all__ = ["entropy_prox", "jko_map", "jko_step", "ou_marginal", "potential_step
 Array = NDArray[np.float64]
 
 
-def _step_cov(s: Spectrum, gamma: float, m_spec: Spectrum, beta: float) -> Array:
-    r"""Covariance after one step: :math:`\Sigma' = M^{-1/2} g(R) M^{-1/2}`.
+def _step_cov(s: Spectrum, gamma: float, tg: _GaussianTarget) -> Array:
+    r"""Covariance after one step: :math:`\Sigma' = M^{-1/2} g(R) M^{-1/2}`, for any γ > 0.
 
-    ``R = M^{-1/2} Σ M^{-1/2}``, ``g(r) = (√r/(2γ) + √(β + r/(4γ²)))²``. Derived from
-    docs/numerics.md §1.2
+    With :math:`M = I/\gamma + Q + P`, ``R = M^{-1/2} Σ M^{-1/2}`` and
+    ``g(r) = (√r/(2γ) + √(β + r/(4γ²)))²``. Derived from docs/numerics.md §1.2
     (``A = M^{-1/2}[I/(2γ) + (βM^{1/2}Σ^{-1}M^{1/2} + I/(4γ²))^{1/2}]M^{-1/2}``, ``Σ' = AΣA``)
     by writing ``AΣA`` as a function of ``R``; this form has no ``Σ^{-1}`` and so
     is valid for singular Σ (a zero eigenvalue of R maps to β).
+
+    Evaluated with ``t = min(γ, 1)``, ``N = tM = (t/γ)I + t(Q + P)``, ``R_t = N^{-1/2} Σ N^{-1/2}
+    = R/t``, ``a = (t/γ)√R_t/2`` and ``Σ' = N^{-1/2} (a + √(tβ + a²))² N^{-1/2}``: the same value,
+    but no intermediate overflows for huge γ (no 4γ²; N → Q + P) or tiny γ (no I/γ;
+    N = I + γ(Q + P) ⪰ I, so R_t ⪯ Σ). For γ ≥ 1 it is the M form above.
     """
-    mh = m_spec.apply(lambda w: 1.0 / np.sqrt(w))
-    cov = s.apply(lambda w: w)
-    r = spectrum(symmetrize(mh @ cov @ mh), "cov")
-    g = r.apply(lambda w: (np.sqrt(w) / (2 * gamma) + np.sqrt(beta + w / (4 * gamma**2))) ** 2)
-    return symmetrize(mh @ g @ mh)
+    t = min(gamma, 1.0)
+    g_over_t = gamma / t  # exactly γ (γ > 1) or 1 (γ <= 1)
+    n_mat = np.eye(s.d) / g_over_t + t * tg.q + (0.0 if tg.p is None else t * tg.p)
+    nh = spectrum(n_mat, "interaction").apply(lambda w: 1.0 / np.sqrt(w))
+    r = spectrum(symmetrize(nh @ s.apply(lambda w: w) @ nh), "cov")
+
+    def g_t(w: Array) -> Array:
+        a = np.sqrt(w) / (2.0 * g_over_t)
+        return (a + np.sqrt(t * tg.beta + a * a)) ** 2
+
+    return symmetrize(nh @ r.apply(g_t) @ nh)
+
+
+def _shrink(gamma: float, q: Array) -> tuple[Array, Array]:
+    r"""Return ``(1/(1+γq), γ/(1+γq))`` elementwise, without overflow for any γ > 0, q > 0.
+
+    For γ <= 1 the denominator is ``1 + γq``; for γ > 1 both are divided by γ:
+    ``(1/γ)/(1/γ + q)`` and ``1/(1/γ + q)`` (γq may overflow, 1/γ + q does not).
+    """
+    t = min(gamma, 1.0)
+    den = t / gamma + t * q  # (1 + γq)·t/γ
+    return (t / gamma) / den, t / den
 
 
 def exact_step(m: Array, s: Spectrum, gamma: float, tg: _GaussianTarget) -> tuple[Array, Array]:
-    """The exact JKO step from validated ``N(m, Σ)`` (``s``: spectrum of Σ) toward ``tg``."""
+    """The exact JKO step from validated ``N(m, Σ)`` (``s``: spectrum of Σ) toward ``tg``.
+
+    Overflow-free for every finite γ > 0 (:func:`_shrink`, :func:`_step_cov`); as γ → ∞ the
+    step tends to the minimiser of G, ``N(b, β(Q + P)^{-1})``.
+    """
     qs = tg.q_spec
     # mean: (m' - m)/γ + Q(m' - b) = 0  =>  m' = b + (I + γQ)^{-1}(m - b)
-    new_mean = tg.b + qs.u @ ((qs.u.T @ (m - tg.b)) / (1.0 + gamma * qs.w))
+    f, _ = _shrink(gamma, qs.w)
+    new_mean = tg.b + qs.u @ ((qs.u.T @ (m - tg.b)) * f)
     if tg.p is None and np.ptp(qs.w) == 0.0:
-        # Q = qI: per eigenvalue σ² of Σ, σ' = (σ + sqrt(σ² + 4βγ(1+γq))) / (2(1+γq)).
-        gq = 1.0 + gamma * float(qs.w[0])
-        sig = np.sqrt(s.w)
-        new_sig = (sig + np.sqrt(sig * sig + 4.0 * tg.beta * gamma * gq)) / (2.0 * gq)
+        # Q = qI: per eigenvalue σ² of Σ, σ' = (σ + sqrt(σ² + 4βγ(1+γq))) / (2(1+γq))
+        #                                    = a + sqrt(a² + βγ/(1+γq)),  a = σ/(2(1+γq)).
+        f0, c0 = _shrink(gamma, qs.w[:1])
+        a = np.sqrt(s.w) * (0.5 * f0[0])
+        new_sig = a + np.sqrt(a * a + tg.beta * c0[0])
         return new_mean, symmetrize((s.u * new_sig**2) @ s.u.T)
-    m_mat = np.eye(s.d) / gamma + tg.q + (0.0 if tg.p is None else tg.p)
-    return new_mean, _step_cov(s, gamma, spectrum(m_mat, "interaction"), tg.beta)
+    return new_mean, _step_cov(s, gamma, tg)
 
 
 def jko_step(
@@ -78,6 +105,10 @@ def jko_step(
     For the standard target this is, per eigenvalue σ² of Σ,
     :math:`\sigma' = (\sigma + \sqrt{\sigma^2+4\gamma(1+\gamma)})/(2(1+\gamma))` and
     :math:`m' = m/(1+\gamma)`; a zero eigenvalue (singular data) maps to γ/(1+γ).
+
+    Every finite γ > 0 is evaluated without overflow (the formulas are rewritten with
+    ``t = min(γ, 1)``, see ``_step_cov``): as γ → ∞ the step tends to the minimiser of G,
+    :math:`\mathcal N(b, \beta(Q+P)^{-1})` (q itself for KL), and as γ → 0 to ρ_n.
 
     Args:
         mean ((d,) array): mean of ρ_n.

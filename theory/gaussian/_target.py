@@ -74,6 +74,16 @@ def _interaction(d: int, interaction: ArrayLike | None) -> Array | None:
     return as_matrix(interaction, "interaction", d)
 
 
+def _inverse_eigs(w: Array) -> Array:
+    """``1/w`` for the positive eigenvalues of ``target_cov``; named error if it overflows."""
+    with np.errstate(over="ignore", divide="ignore"):
+        inv = 1.0 / w
+    if not np.all(np.isfinite(inv)):
+        raise ValueError(f"target_cov has an eigenvalue {w.min():.3e} too small to invert in "
+                         "float64 (the precision Q = C^-1 would overflow)")
+    return inv
+
+
 def gaussian_target(
     d: int,
     *,
@@ -97,7 +107,7 @@ def gaussian_target(
                                standard=target_mean is None, beta=beta, p=p)
     c = spectrum(target_cov, "target_cov", d=d)
     c.require_definite("target_cov")
-    q_spec = Spectrum(1.0 / c.w, c.u, 0.0)
+    q_spec = Spectrum(_inverse_eigs(c.w), c.u, 0.0)
     return _GaussianTarget(b, q_spec.apply(lambda w: w), q_spec, identity_cov=False,
                            standard=False, beta=beta, p=p)
 
@@ -129,4 +139,4 @@ def convexity_modulus(target_cov: ArrayLike | None = None, d: int | None = None)
         return 1.0
     c = spectrum(target_cov, "target_cov", d=d)
     c.require_definite("target_cov")
-    return float(1.0 / c.w[-1])
+    return float(_inverse_eigs(c.w[-1:])[0])

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from theory.gaussian._inexact import KINDS, _StepProblem, perturbed_step
 from theory.gaussian._metrics import _delta_minus_log1p, kl, w2
 from theory.gaussian._residual import residual_at
-from theory.gaussian._step import exact_step
+from theory.gaussian._step import _shrink, exact_step
 from theory.gaussian._target import gaussian_target, mean_cov
 from theory.spd import spectrum, symmetrize
 from theory.validate import as_nonneg_array, as_positive_array, as_vector, check_choice, check_int
@@ -55,6 +55,30 @@ def _per_step(x: float | ArrayLike, n_steps: int, name: str, *, positive: bool) 
     if a.shape != (n,):
         raise ValueError(f"{name} must be a scalar or have length n_steps={n}, got {a.shape}")
     return a
+
+
+#: Rows whose largest entry lies in [2^-450, 2^450] are summed as they are (their squares stay
+#: normal floats); others are first divided by a power of two (exact) so that W2 ~ 1e-300
+#: (e.g. after a step with γ = 1e300) does not underflow to 0 through its square.
+_ROW_SAFE_LOG2 = 450
+
+
+def _row_norms(a: Array, b: Array) -> Array:
+    r"""Row-wise :math:`\sqrt{\sum_i a_i^2 + \sum_i b_i^2}` without under- or overflow of squares.
+
+    Args:
+        a ((N, d) array): first part (the means, or their increments).
+        b ((N, d) array): second part (the deviations σ − 1, or their increments).
+
+    Returns:
+        (N,) array: the norms; bit-identical to the plain formula for rows inside the window
+        :data:`_ROW_SAFE_LOG2`.
+    """
+    amax = np.maximum(np.abs(a).max(axis=1, initial=0.0), np.abs(b).max(axis=1, initial=0.0))
+    e = np.frexp(amax)[1]
+    k = np.where((amax > 0.0) & (np.abs(e) > _ROW_SAFE_LOG2), e, 0)[:, None]
+    a, b = np.ldexp(a, -k), np.ldexp(b, -k)
+    return np.ldexp(np.sqrt(np.sum(a**2, axis=1) + np.sum(b**2, axis=1)), k[:, 0])
 
 
 def iterate_steps(mean0: Array, cov0: Array, n_steps: int, step: StepFn) -> tuple[Array, Array]:
@@ -106,13 +130,11 @@ class StandardTrajectory:
 
     def w2(self) -> Array:
         r"""W2(ρ_n, q) for n = 0..N: :math:`\sqrt{|m_n|^2 + \sum_i(\sigma_{n,i}-1)^2}`."""
-        return np.sqrt(np.sum(self.means**2, axis=1) + np.sum(self.dev**2, axis=1))
+        return _row_norms(self.means, self.dev)
 
     def w2_steps(self) -> Array:
         r"""W2(ρ_{n-1}, ρ_n) for n = 1..N: :math:`\|\Sigma^{1/2}-\Sigma'^{1/2}\|_F` (commuting)."""
-        dm = np.diff(self.means, axis=0)
-        ds = np.diff(self.dev, axis=0)
-        return np.sqrt(np.sum(dm**2, axis=1) + np.sum(ds**2, axis=1))
+        return _row_norms(np.diff(self.means, axis=0), np.diff(self.dev, axis=0))
 
     def w2_to_target(self) -> Array:
         """W2(ρ_n, q) for n = 0..N, shape (N+1,) (the same array as :meth:`w2`)."""
@@ -168,8 +190,11 @@ def standard_trajectory(
     scale = np.concatenate([[1.0], np.cumprod(1.0 / (1.0 + g))])
     for k in range(n):
         gk = g[k]
-        sk = sig[k]
-        sig[k + 1] = (sk + np.sqrt(sk * sk + 4.0 * gk * (1.0 + gk))) / (2.0 * (1.0 + gk))
+        # σ' = (σ + sqrt(σ² + 4γ(1+γ)))/(2(1+γ)) = a + sqrt(a² + γ/(1+γ)), a = σ/(2(1+γ)):
+        # no overflow for huge γ (4γ(1+γ) would overflow beyond γ ~ 1e154).
+        f, c = _shrink(float(gk), np.ones(1))
+        a = sig[k] * (0.5 * f[0])
+        sig[k + 1] = a + np.sqrt(a * a + c[0])
         dev[k + 1] = dev[k] / (1.0 + gk * (1.0 + 1.0 / sig[k + 1]))
     return StandardTrajectory(gammas=g, u=s.u, means=scale[:, None] * m0[None, :], sigma=sig,
                               dev=dev)

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from theory.oned._measures import quantiles_by_bisection
-from theory.validate import as_positive_array, as_vector, check_positive_scalar
+from theory.validate import as_positive_array, as_vector, check_int, check_positive_scalar
 
 __all__ = ["Atoms1D", "GaussianMixture1D", "w2_atoms_to_mixture", "w2_between_quantiles"]
 
@@ -177,6 +177,8 @@ def w2_between_quantiles(q1, q2, *, zmax: float = 8.0, n_panels: int = 3000) -> 
     by 8-point Gauss–Legendre on ``n_panels`` panels of [−zmax, zmax] (the truncated mass
     2Φ(−8) ≈ 1.2e-15 is negligible for laws with Gaussian-like tails).
     """
+    zmax = check_positive_scalar(zmax, "zmax")
+    n_panels = check_int(n_panels, "n_panels", minimum=1)
     gx, gw = np.polynomial.legendre.leggauss(8)
     e = np.linspace(-zmax, zmax, n_panels + 1)
     mid, half = 0.5 * (e[:-1] + e[1:]), 0.5 * np.diff(e)
