@@ -61,7 +61,10 @@ class GaussianMixture1D:
     def make(cls, weights: ArrayLike, means: ArrayLike, sds: ArrayLike) -> GaussianMixture1D:
         """Validate and normalise; raises ValueError on bad shapes or non-positive sds/weights."""
         m = as_vector(np.atleast_1d(np.asarray(means, dtype=np.float64)), "means")
-        sd = np.broadcast_to(np.asarray(sds, dtype=np.float64), m.shape).copy()
+        try:
+            sd = np.broadcast_to(np.asarray(sds, dtype=np.float64), m.shape).copy()
+        except ValueError:
+            raise ValueError(f"sds must be a scalar or match means' length {m.size}") from None
         as_positive_array(sd, "sds")
         return cls(_normalised(weights, m.size, "weights"), m, sd)
 

@@ -145,7 +145,13 @@ def direct_minimisation(ref: SeparableJKO, n: int, *, seed: int = 0, start_scale
     c0 = rng.standard_normal(N_COEF)
     c0 *= start_scale / displacement(c0)
     j0, g0 = objective(np.zeros(N_COEF))
-    js, gs = objective(c0)
+    for _ in range(30):  # a start outside the family (det ∇T_c ≤ 0 somewhere) is shrunk
+        js, gs = objective(c0)
+        if js < 1e10:
+            break
+        c0 *= 0.5
+    else:
+        raise ValueError("start_scale too large: no start inside the family of OT maps")
     opt = optimize.minimize(objective, c0, jac=True, method="BFGS",
                             options={"maxiter": max_iter, "gtol": 1e-12})
     return DirectCheck(j0=j0, j_start=js, j_min=float(opt.fun),

@@ -197,10 +197,12 @@ class SeparableJKO:
             raise ValueError(f"n must be at most N = {self.n_blocks}, got {n}")
         return n
 
-    def _coords(self, y: ArrayLike) -> Array:
+    def _coords(self, y: ArrayLike, name: str = "y") -> Array:
         y = np.asarray(y, dtype=np.float64)
         if y.ndim != 2 or y.shape[1] != self.d:
-            raise ValueError(f"y must have shape (m, {self.d}), got {y.shape}")
+            raise ValueError(f"{name} must have shape (m, {self.d}), got {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{name} must be finite")
         return y @ self.data.rotation
 
     def log_prob(self, n: int, y: ArrayLike) -> Array:
@@ -232,7 +234,7 @@ class SeparableJKO:
             ``(T_n(x) (m, d), log det ∇T_n(x) (m,))``.
         """
         n = self._index(n, minimum=1)
-        u = self._coords(x)
+        u = self._coords(x, "x")
         cols, logdet = [], np.zeros(u.shape[0])
         for i, (a, b) in enumerate(zip(self.splines[n - 1], self.splines[n], strict=True)):
             t, dt = a.transport_to(b, u[:, i])
@@ -243,7 +245,7 @@ class SeparableJKO:
     def push(self, x0: ArrayLike, n: int) -> Array:
         """T_n ∘ … ∘ T_1 (x0): points of ρ_0 carried to ρ_n by the exact maps, (m, d)."""
         n = self._index(n)
-        u = self._coords(x0)
+        u = self._coords(x0, "x0")
         cols = [self.splines[n][i].forward(self.splines[0][i].inverse(u[:, i]))
                 for i in range(self.d)]
         return np.stack(cols, axis=1) @ self.data.rotation.T
@@ -272,6 +274,8 @@ def separable_jko(data: RotatedProduct, gammas: ArrayLike, *, n_nodes: int = 100
     if not isinstance(data, RotatedProduct):
         raise ValueError(f"data must be a RotatedProduct, got {type(data).__name__}")
     g = as_positive_array(np.atleast_1d(np.asarray(gammas, dtype=np.float64)), "gammas")
+    if g.ndim != 1 or g.size == 0:
+        raise ValueError("gammas must be a non-empty 1-D sequence of step sizes")
     n_nodes = check_int(n_nodes, "n_nodes", minimum=20)
     zmax = check_positive_scalar(zmax, "zmax")
     G = _standard_normal_kl()

@@ -11,8 +11,8 @@ linearly beyond the last knots. Then, with :math:`z = X^{-1}(x)`,
 
 a normalised density (X is increasing: checked on construction), and samples are X(Z),
 Z ~ N(0, 1). The map between two laws on the same grid is :math:`X_b\circ X_a^{-1}`, the monotone
-(optimal) 1-D transport map. Interpolation error is O(h⁴) in x, O(h²) in the score (h the z
-spacing), below the solver's own O(h²) node error (docs/numerics.md §3.1).
+(optimal) 1-D transport map. Interpolation error is O(h⁴) in x, O(h³) in log ρ, O(h²) in the
+score (h the z spacing), below the solver's own O(h²) node error (docs/numerics.md §3.1).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ class QuantileSpline:
         spl = CubicSpline(z, x, bc_type="not-a-knot", extrapolate=True)
         zz = np.concatenate([z, 0.5 * (z[1:] + z[:-1])])
         if np.any(spl(zz, 1) <= 0):
-            raise ValueError("the spline through the nodes is not increasing; refine the grid")
+            raise ValueError("nodes: the spline through the nodes is not increasing; refine the "
+                             "grid")
         d1 = (float(spl(z[0], 1)), float(spl(z[-1], 1)))
         return cls(z, x, spl, d1)
 
