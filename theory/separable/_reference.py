@@ -263,7 +263,8 @@ def separable_jko(data: RotatedProduct, gammas: ArrayLike, *, n_nodes: int = 100
         adapt: ``True`` (default): knots adapted to each marginal
             (:func:`~theory.separable.adapted_grid`), so that low-density gaps are resolved;
             ``False``: the tail-graded grid (uniform in z) for every coordinate.
-        tol: Newton tolerance on each 1-D FOC residual.
+        tol: Newton tolerance on each 1-D FOC residual (a step that stalls at the round-off
+            floor below max(100·tol, 1e-8) is accepted; every residual is in ``residuals``).
 
     Returns:
         SeparableJKO.
@@ -289,7 +290,7 @@ def separable_jko(data: RotatedProduct, gammas: ArrayLike, *, n_nodes: int = 100
             xs, kl, rs = [x], [G.energy(x, grid)], []
             for gam in g:
                 r = jko_step(xs[-1], grid, G, float(gam), tol=tol, warn=False)
-                if not r.converged:
+                if not r.converged and r.residual > max(100.0 * tol, 1e-8):
                     raise ValueError(f"1-D JKO step did not converge (residual {r.residual:.2e}); "
                                      "try more nodes or a smaller zmax")
                 xs.append(r.x)
