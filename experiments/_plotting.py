@@ -1,4 +1,16 @@
-"""Shared figure style: one place for sizes, fonts and the save routine."""
+"""Shared figure style: sizes, fonts, colours, legends, bound lines and the save routine.
+
+The rules every figure follows (issue 12; `tests/test_figures.py` checks the mechanical ones):
+
+- every axes that is drawn has an x label and a y label, with units ("W2 (not squared)", "W2²",
+  "nats", "iterations"), and holds data; unused axes are removed (:func:`drop_unused`);
+- a bound is a line of its own style (:data:`BOUND_STYLE`, black dashed) and is named in the
+  legend; where a bound is sharp, plot measured/bound on a log axis (:func:`ratio_axis`) so that
+  bound and measurement can be told apart;
+- legends do not cover data: :func:`legend_outside` puts them beside the axes;
+- seeds get distinct colours (:func:`seed_colors`); no internal codes or raw floats in titles or
+  labels (format numbers with :func:`fmt`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +23,14 @@ import matplotlib.pyplot as plt
 
 from theory.io import atomic_path
 
-__all__ = ["new_figure", "plt", "save"]
+__all__ = ["BOUND_STYLE", "drop_unused", "fmt", "legend_outside", "new_figure", "plt",
+           "ratio_axis", "save", "seed_colors"]
 
 #: Width of a two-column figure in inches (a paper's full text width).
 WIDTH = 10.0
+
+#: How every bound is drawn: a black dashed line (measurements use markers or solid colours).
+BOUND_STYLE = {"color": "k", "ls": "--", "lw": 1.2}
 
 plt.rcParams.update({
     "font.size": 9,
@@ -32,6 +48,42 @@ def new_figure(nrows: int = 1, ncols: int = 2, height: float = 3.6, **kw):
     """Return ``(fig, axes)`` with the project's width."""
     fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH, height * nrows), squeeze=False, **kw)
     return fig, axes
+
+
+def legend_outside(ax, *, where: str = "right", **kw) -> None:
+    """Legend beside the axes (``where="right"``) or below it (``"below"``), never over data."""
+    if where == "below":
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=kw.pop("ncol", 2),
+                  frameon=False, **kw)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, **kw)
+
+
+def seed_colors(n: int) -> list:
+    """``n`` distinct colours for seeds (tab10, then viridis for more than 10)."""
+    if n <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(n)]
+    return [plt.get_cmap("viridis")(i / max(n - 1, 1)) for i in range(n)]
+
+
+def ratio_axis(ax, label: str = "measured / bound") -> None:
+    """Log y axis for measured/bound ratios, with the bound (ratio 1) drawn as a line."""
+    ax.set_yscale("log")
+    ax.axhline(1.0, label="bound (ratio 1)", **BOUND_STYLE)
+    ax.set_ylabel(label)
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number for a title or legend: ``digits`` significant digits, no raw float repr."""
+    return f"{x:.{digits}g}"
+
+
+def drop_unused(fig) -> None:
+    """Remove axes that hold no artists (no empty panels)."""
+    for ax in list(fig.axes):
+        if not (ax.lines or ax.collections or ax.patches or ax.images or ax.texts
+                or ax.tables):
+            fig.delaxes(ax)
 
 
 def save(fig, path: Path) -> None:
