@@ -23,8 +23,12 @@ import matplotlib.pyplot as plt
 
 from theory.io import atomic_path
 
-__all__ = ["BOUND_STYLE", "drop_unused", "fmt", "legend_outside", "new_figure", "plt",
-           "ratio_axis", "save", "seed_colors"]
+__all__ = ["AUDITS", "BOUND_STYLE", "audit", "drop_unused", "fmt", "legend_outside",
+           "new_figure", "plt", "ratio_axis", "save", "seed_colors"]
+
+#: Problems found by :func:`audit` in each figure saved in this process, keyed by file name
+#: (the smoke test asserts that every experiment's figure has none).
+AUDITS: dict[str, list[str]] = {}
 
 #: Width of a two-column figure in inches (a paper's full text width).
 WIDTH = 10.0
@@ -86,8 +90,31 @@ def drop_unused(fig) -> None:
             fig.delaxes(ax)
 
 
+def _has_data(ax) -> bool:
+    return bool(ax.lines or ax.collections or ax.patches or ax.images or ax.texts or ax.tables)
+
+
+def audit(fig) -> list[str]:
+    """The mechanical figure rules a figure breaks (empty list: none).
+
+    Every visible axes (axis lines on) must hold data and have non-empty x and y labels; a panel
+    drawn with ``ax.axis("off")`` (an image or a table) must hold data. Colour bars are exempt.
+    """
+    problems = []
+    for i, ax in enumerate(fig.axes):
+        name = ax.get_title() or f"axes {i}"
+        if getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>":
+            continue
+        if not _has_data(ax):
+            problems.append(f"{name}: empty panel")
+        if ax.axison and not (ax.get_xlabel().strip() and ax.get_ylabel().strip()):
+            problems.append(f"{name}: missing x or y label")
+    return problems
+
+
 def save(fig, path: Path) -> None:
-    """Save ``fig`` to ``path`` (PNG) atomically and close it."""
+    """Save ``fig`` to ``path`` (PNG) atomically and close it; record :func:`audit` in AUDITS."""
+    AUDITS[Path(path).name] = audit(fig)
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp)

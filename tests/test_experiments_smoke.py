@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from experiments import _runner
+from experiments import _plotting, _runner
 
 NAMES = list(_runner.discover())
 
@@ -20,6 +20,8 @@ def test_quick_profile_end_to_end(name, tmp_path):
     assert json.loads(path.read_text())["results"] == rec["results"]
     fig = _runner.figure_path(name, "quick", tmp_path)
     assert fig.exists() and fig.stat().st_size > 10_000
+    problems = _plotting.AUDITS.get(fig.name)
+    assert problems == [], f"{name}: figure breaks experiments/_plotting.py's rules: {problems}"
     mod = _runner.get(name)
     checks = mod.checks(rec["results"])
     assert checks, f"{name} produced no paper_checks rows"
