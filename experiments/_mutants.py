@@ -216,6 +216,22 @@ CATALOGUE: tuple[Mutant, ...] = (
           "theory.flow._diagnostics:w2_emd",
           "float(np.sqrt(max(", "float((max(",
           "empirical W2 returns W2² (missing square root)", ("C10",)),
+    _edit("separable.score.scale",
+          "theory.separable._spline:QuantileSpline.score",
+          "return (-z - x2 / x1) / x1", "return 1.01 * (-z - x2 / x1) / x1",
+          "score of a 1-D iterate 1% too large", ("C13", "C17")),
+    _edit("separable.sample.transpose",
+          "theory.separable._reference:RotatedProduct.sample",
+          "np.stack(cols, axis=1) @ self.rotation.T", "np.stack(cols, axis=1) @ self.rotation",
+          "rotated-product data sampled with Rᵀ instead of R", ("C17",)),
+    _edit("separable.step.gamma",
+          "theory.separable._reference:separable_jko",
+          "jko_step(xs[-1], grid, G, float(gam),", "jko_step(xs[-1], grid, G, 1.6 * float(gam),",
+          "the 1-D reference steps taken with 1.6 γ", ("C3", "C8", "C17")),
+    _edit("separable.compare.map-factor",
+          "theory.separable._compare:compare_flow",
+          "e_map = (1.0 + 1.0 / gam) * (yr - t_exact)", "e_map = (1.0 / gam) * (yr - t_exact)",
+          "map error of the ξ split missing the ∇V part (factor 1 + 1/γ → 1/γ)", ("C13",)),
 )
 
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
 
 from experiments._api import Check
-from experiments._plotting import new_figure, save
+from experiments._plotting import fmt, legend_outside, new_figure, save, seed_colors
 from theory import gaussian
 from theory.flow import (
     FlowConfig,
@@ -151,58 +152,80 @@ def _run(config: Config) -> dict:
                       "loss": {"v": 4.99, "w": 1.97, "div": 0.04, "total": 7.00}}}
 
 
+#: Line style of each residual estimator (colour is the seed).
+_EST = {"eps_sq_authors": ("o", "-", "authors' estimate of ε² (kernel score h = 0.1, OT)"),
+        "eps_sq_authors_quirk": (".", ":", "authors' plotted quantity (mean √Σξ⁴)"),
+        "eps_sq_exact": ("s", "--", "ε² through the network's inverse, exact score")}
+
+
+def _style_handles(keys, colors) -> list:
+    """Legend proxies: one colour per seed, one black line style per estimator."""
+    hs = [Line2D([], [], color=c, lw=2.5, label=f"seed {i}") for i, c in enumerate(colors)]
+    return hs + [Line2D([], [], color="k", marker=_EST[k][0], ls=_EST[k][1], ms=4,
+                        label=_EST[k][2]) for k in keys]
+
+
 def plot(results: dict, path) -> None:
-    fig, axes = new_figure(1, 3, height=3.6)
-    ax = axes[0, 0]
-    for i, c in enumerate(results["curves"]):
-        lab = i == 0
-        ax.semilogy(c["it"], c["eps_sq_authors"], "o-", color="C0", ms=3,
-                    label="authors' estimate of ε² (kernel score h=0.1, OT matching)"
-                    if lab else None)
-        ax.semilogy(c["it"], c["eps_sq_authors_quirk"], ".:", color="C2",
-                    label="authors' plotted quantity (mean √Σξ⁴)" if lab else None)
-        ax.errorbar(c["it"], c["eps_sq_exact"], yerr=2 * np.asarray(
-                        c.get("eps_sq_exact_se", np.zeros(len(c["it"])))), fmt="s-", color="C1",
-                    ms=3, label="ε² through the network's inverse, exact score (±2 SE)"
-                    if lab else None)
+    fig, axes = new_figure(1, 3, height=5.0)
+    curves = results["curves"]
+    colors = seed_colors(len(curves))
     fp, fi = results["floor_paired"], results["floor_independent"]
-    floors = ((fp, "k", "estimator floor on exact samples, paired"),
-              (fi, "gray", "estimator floor on exact samples, independent"))
-    for f, col, lab in floors:
-        ax.axhline(f["mean"], color=col, ls="--", label=f"{lab} ({f['mean']:.3f})")
-        ax.axhspan(f["mean"] - 2 * f["sd"], f["mean"] + 2 * f["sd"], color=col, alpha=0.12)
-    ax.axhline(results["paper"]["floor"], color="r", ls=":",
-               label="floor reported in the paper ≈ 0.3")
-    ax.set(xlabel="training iterations (batches)",
-           ylabel="residual ε² (squared norm of the Wasserstein gradient)",
-           title="Assumption-1 residual of one block\nρ₀=N((3,3),I), γ=0.5")
-    ax.legend(fontsize=6)
+    ax = axes[0, 0]
+    for c, col in zip(curves, colors, strict=True):
+        for key in _EST:
+            mk, ls, _ = _EST[key]
+            if key == "eps_sq_exact":
+                se = np.asarray(c.get("eps_sq_exact_se", np.zeros(len(c["it"]))))
+                ax.errorbar(c["it"], c[key], yerr=2 * se, marker=mk, ls=ls, color=col, ms=3)
+            else:
+                ax.plot(c["it"], c[key], marker=mk, ls=ls, color=col, ms=3,
+                        lw=0.8 if key == "eps_sq_authors_quirk" else 1.5)
+    floors = ((fp, "-", "estimator floor on exact samples,\npaired (±2 sd)"),
+              (fi, "-.", "estimator floor on exact samples,\nindependent (±2 sd)"))
+    handles = _style_handles(list(_EST), colors)
+    for f, ls, lab in floors:
+        ax.axhline(f["mean"], color="dimgray", ls=ls, lw=1.2)
+        ax.axhspan(f["mean"] - 2 * f["sd"], f["mean"] + 2 * f["sd"], color="gray", alpha=0.12)
+        handles.append(Line2D([], [], color="dimgray", ls=ls, label=lab))
+    ax.axhline(results["paper"]["floor"], color="C3", ls=":", lw=1.2)
+    handles.append(Line2D([], [], color="C3", ls=":", label="floor reported in the paper (0.3)"))
+    ax.set(yscale="log", xlabel="training iterations (batches)",
+           ylabel="squared residual ε²",
+           title=f"Assumption-1 residual of one block\nρ₀ = N((3,3), I), γ = 0.5, "
+                 f"{len(curves)} seed{'s' if len(curves) > 1 else ''}")
+    legend_outside(ax, where="below", ncol=1, handles=handles)
     ax = axes[0, 1]
-    c = results["curves"][0]
+    c = curves[0]
     opt = results["optimum"]
     names = {"v": "potential term V", "w": "transport term W", "div": "log-det term",
              "loss": "total loss"}
-    for key, col in (("v", "C0"), ("w", "C1"), ("div", "C2"), ("loss", "C3")):
-        ax.plot(c["it"], c[key], "o-", ms=3, color=col, label=f"{names[key]} (trained block)")
+    # colours other than the seed colours of the other panels: here colour = loss term
+    for key, col in (("v", "C4"), ("w", "C5"), ("div", "C8"), ("loss", "k")):
+        ax.plot(c["it"], c[key], "o-", ms=3, color=col, label=f"{names[key]}")
         ax.axhline(opt["total" if key == "loss" else key], color=col, ls="--", alpha=0.7)
-    ax.set(xlabel="training iterations", ylabel="loss term (held-out, float64)",
-           title="loss terms (held-out) vs the optimum\nV=5, W=2, log-det 0, total 7 (dashed)")
-    ax.legend(fontsize=6)
+    handles = ax.get_legend_handles_labels()[0] + [
+        Line2D([], [], color="gray", ls="--",
+               label="exact optimum of each term\n(V = 5, W = 2, log-det 0, total 7)")]
+    ax.set(xlabel="training iterations (batches)",
+           ylabel="loss term (nats; held-out points, float64)",
+           title="loss terms of the trained block (seed 0)\nagainst their exact optimum")
+    legend_outside(ax, where="below", ncol=1, handles=handles)
     ax = axes[0, 2]
-    ratio = [np.array(cc["eps_sq_authors"]) / fp["mean"] for cc in results["curves"]]
-    for i, cc in enumerate(results["curves"]):
-        ax.semilogy(cc["it"], ratio[i], "o-", ms=3, label=f"seed {i}: authors ε̂² / paired floor")
-        ax.semilogy(cc["it"], np.array(cc["eps_sq_exact"]) / fp["mean"], "s:", ms=3,
-                    label=f"seed {i}: ε² via the network's inverse / paired floor")
-    ax.axhline(1.0, color="k", ls="--")
-    asym = ", ".join(f"{cc['jac_asym_ratio'][-1]:.2f}" for cc in results["curves"]
-                     if "jac_asym_ratio" in cc)
-    ax.set(xlabel="training iterations", ylabel="ratio to the estimator's floor",
-           title="ratio to the estimator's floor\n(the estimator cannot resolve ε² below it)")
-    if asym:
-        ax.text(0.97, 0.97, f"non-OT part of the trained block:\n‖(J−Jᵀ)/2‖ / ‖J−I‖ = {asym}",
-                transform=ax.transAxes, ha="right", va="top", fontsize=7)
-    ax.legend(fontsize=6)
+    for c, col in zip(curves, colors, strict=True):
+        for key in ("eps_sq_authors", "eps_sq_exact"):
+            mk, ls, _ = _EST[key]
+            ax.plot(c["it"], np.asarray(c[key]) / fp["mean"], marker=mk, ls=ls, color=col, ms=3)
+    ax.axhline(1.0, color="dimgray", ls="-", lw=1.2)
+    handles = _style_handles(["eps_sq_authors", "eps_sq_exact"], colors) + [
+        Line2D([], [], color="dimgray", ls="-", label="ratio 1: the paired floor")]
+    asym = ", ".join(fmt(cc["jac_asym_ratio"][-1], 2) for cc in curves if "jac_asym_ratio" in cc)
+    ax.set(yscale="log", xlabel="training iterations (batches)",
+           ylabel="ε² / paired estimator floor (ratio)",
+           title="ratio to the estimator's paired floor\n"
+                 "(the estimator cannot resolve ε² below it)")
+    legend_outside(ax, where="below", ncol=1, handles=handles,
+                   title=f"non-OT part of the trained block,\n‖(J−Jᵀ)/2‖ / ‖J−I‖ = {asym}"
+                   if asym else None, title_fontsize=7.5)
     save(fig, path)
 
 

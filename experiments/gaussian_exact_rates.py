@@ -29,7 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    ratio_axis,
+    save,
+    seed_colors,
+)
+from experiments.gaussian_inexact import plain_log_ticks, slack_axis, slack_points
 from theory import bounds
 from theory.gaussian import general_trajectory, jko_step, random_rotation, standard_trajectory
 from theory.progress import progress
@@ -402,46 +411,84 @@ def _attained(claim: str, what: str, grid: str, min_ratio: float, key: str,
                  key, "ratio", f"attaining family: {family}; a bound looser by 1% gives 0.99")
 
 
+#: Claims of the per-trajectory worst ratios (``cases[i]["worst"]``), as tick labels.
+_CLAIM_LABELS = {"C2": "C2\nW2 contr.", "C5": "C5\ngap", "C7": "C7\nTalagrand",
+                 "C18_gauss": "C18\n(1+γλ)⁻²", "C18_generic": "C18\n(1+2γλ)⁻¹"}
+
+
 def plot(r: dict, path) -> None:
-    fig, ax = new_figure(1, 3, height=3.4)
+    fig, ax = new_figure(3, 2, height=3.4)
     fg = r["figure"]
-    colors = ["C0", "C1", "C2", "C3"]
-    for col, cu in zip(colors, fg["curves"], strict=False):
-        n = np.arange(len(cu["w2"]))
-        g = cu["gamma"]
-        ax[0, 0].semilogy(n, cu["w2"], "o", ms=2.5, color=col, label=f"γ={g}: measured")
-        ax[0, 0].semilogy(n, cu["w0"] * bounds.w2_contraction_factor(g, 1.0) ** n, "-", lw=0.9,
-                          color=col,
-                          label="contraction bound (1+γ)^-n W2(ρ_0, q)"
-                          if g == fg["curves"][0]["gamma"] else None)
-        kl = np.asarray(cu["kl"], dtype=float)
-        w = np.asarray(cu["w2"], dtype=float)
-        ax[0, 1].semilogy(n, kl, "o", ms=2.5, color=col, label=f"γ={g}: KL(ρ_n‖q)")
-        gap = bounds.gap_one_step(w[:-1], g, 1.0)
-        ax[0, 1].semilogy(n[1:], gap, "-", lw=0.9, color=col,
-                          label="one-step KL bound" if g == fg["curves"][0]["gamma"]
-                          else None)
-    ax[0, 0].set(xlabel="step n", ylabel="W2(ρ_n, q)", ylim=(1e-30, None),
-                 title=f"W2 contraction to q = N(0, I) (C2), d={fg['d']}, data cond. 1e4")
-    ax[0, 1].set(xlabel="step n", ylabel="KL(ρ_n‖q) [nats]", ylim=(1e-60, None),
-                 title="KL vs the one-step bound, exact steps (C5)")
+    curves = fg["curves"]
+    gammas = sorted({c["gamma"] for c in r["cases"]} | {cu["gamma"] for cu in curves})
+    gcol = dict(zip(gammas, seed_colors(len(gammas)), strict=True))
+    cols = [gcol[cu["gamma"]] for cu in curves]
+    a_w, a_rw, a_kl, a_rkl = ax[0, 0], ax[0, 1], ax[1, 0], ax[1, 1]
+    for col, cu in zip(cols, curves, strict=True):
+        g, w, kl = cu["gamma"], np.asarray(cu["w2"], float), np.asarray(cu["kl"], float)
+        n = np.arange(w.size)
+        for a, y in ((a_w, w), (a_kl, kl)):
+            a.semilogy(n, y, "o", ms=3.5, mfc="none", mew=0.8, markevery=2, color=col,
+                       label=f"measured, γ = {fmt(g)}")
+        w_bound = cu["w0"] * bounds.w2_contraction_factor(g, 1.0) ** n
+        kl_bound = bounds.gap_one_step(w[:-1], g, 1.0)
+        a_rw.plot(n[1:], w[1:] / w_bound[1:], "-", lw=1.3, color=col, label=f"γ = {fmt(g)}")
+        a_rkl.plot(n[1:], kl[1:] / kl_bound, "-", lw=1.3, color=col, label=f"γ = {fmt(g)}")
+    for i, cu in enumerate(curves):
+        g, w = cu["gamma"], np.asarray(cu["w2"], float)
+        n = np.arange(w.size)
+        a_w.semilogy(n, cu["w0"] * bounds.w2_contraction_factor(g, 1.0) ** n, **BOUND_STYLE,
+                     label="bound (C2): (1+γλ)⁻ⁿ W2(ρ_0, q)" if i == 0 else None)
+        a_kl.semilogy(n[1:], bounds.gap_one_step(w[:-1], g, 1.0), **BOUND_STYLE,
+                      label="bound (C5): W2(ρ_{n-1}, q)²/(2γ(2+γλ))" if i == 0 else None)
+    a_w.set(xlabel="step n", ylabel="W2(ρ_n, q) (not squared)", ylim=(1e-30, None),
+            title="W2 contraction of exact steps (C2)")
+    a_kl.set(xlabel="step n", ylabel="KL(ρ_n‖q) (nats)", ylim=(1e-60, None),
+             title="KL after one step vs the gap bound (C5)")
+    ratio_axis(a_rw, "W2(ρ_n, q) / C2 bound")
+    ratio_axis(a_rkl, "KL(ρ_n‖q) / C5 bound")
+    a_rw.set(xlabel="step n", title="C2 on the runs at left: measured/bound")
+    a_rkl.set(xlabel="step n", title="C5 on the runs at left: measured/bound")
+    for a in (a_rw, a_rkl):
+        plain_log_ticks(a)
+    for a in (a_w, a_kl, a_rw, a_rkl):
+        legend_outside(a)
+
+    gs = ax[2, 0].get_subplotspec().get_gridspec()
+    for a in ax[2]:
+        a.remove()
+    bottom = gs[2, :].subgridspec(1, 2, width_ratios=(1.35, 1))
+    a = fig.add_subplot(bottom[0])
+    keys = list(_CLAIM_LABELS)
+    jit = np.random.default_rng(0).uniform(-0.3, 0.3, len(r["cases"]))  # spread, not data
+    for g in sorted({c["gamma"] for c in r["cases"]}):
+        idx = [i for i, c in enumerate(r["cases"]) if c["gamma"] == g]
+        for k, key in enumerate(keys):
+            slack_points(a, k + jit[idx], [r["cases"][i]["worst"][key] for i in idx], marker="o",
+                         ls="none", ms=3, alpha=0.7, color=gcol[g],
+                         label=f"γ = {fmt(g)}" if k == 0 else None)
+    slack_axis(a)
+    a.set_xticks(range(len(keys)), [_CLAIM_LABELS[k] for k in keys], fontsize=7.5)
+    a.set(xlabel="claim (C18 with the Gaussian and the generic factor)",
+          title=f"Worst measured/bound of each of the {r['n_cases']} trajectories\n"
+                "(all d, data, targets, γ)")
+    legend_outside(a)
+
+    a = fig.add_subplot(bottom[1])
     rows = r["local_rates"]["rows"]
     pm = [x["mean_pred"] for x in rows]
     ps = [x["std_pred"] for x in rows]
-    ax[0, 2].loglog(pm, [x["mean_measured"] for x in rows], "o", label="means: 1/(1+γq_i)")
-    ax[0, 2].loglog(ps, [x["std_measured"] for x in rows], "s", mfc="none",
-                    label="stds: 1/(1+2γq_i)")
+    a.loglog(pm, [x["mean_measured"] for x in rows], "o", ms=5, color="C0",
+             label="means,\npredicted 1/(1+γq_i)")
+    a.loglog(ps, [x["std_measured"] for x in rows], "s", ms=6, mfc="none", color="C1",
+             label="standard deviations,\npredicted 1/(1+2γq_i)")
     lo = min(pm + ps) * 0.8
-    ax[0, 2].loglog([lo, 1], [lo, 1], "k-", lw=0.8, label="measured = predicted")
-    ax[0, 2].set(xlabel="predicted per-step factor", ylabel="measured per-step factor",
-                 title="Local rates near q, diagonal target (C15)")
-    w = r["worst_ratio"]
-    for a in ax[0, :2]:
-        a.legend(loc="lower left", ncol=1)
-    ax[0, 2].legend(loc="upper left")
-    fig.suptitle(f"Exact Gaussian JKO, {r['n_cases']} trajectories (lines: bounds; markers: "
-                 "exact values). Worst measured/bound:\n"
-                 f"W2 contraction (C2) {w['C2']:.12f}, one-step KL (C5) {w['C5']:.4f}, "
-                 f"KL decay (C7) {w['C7']:.12f},\nKL contraction (C18) vs (1+γλ)⁻² "
-                 f"{w['C18_gauss']:.12f}, vs (1+2γλ)⁻¹ {w['C18_generic']:.4f}")
+    a.loglog([lo, 1], [lo, 1], "-", lw=0.8, color="0.4", label="measured\n= predicted")
+    a.set(xlabel="predicted contraction factor per step",
+          ylabel="measured contraction factor per step",
+          title="Local rates near q, diagonal target (C15)\n"
+                f"largest relative error {fmt(max(r['local_rate_rel_err'].values()), 2)}")
+    legend_outside(a)
+    fig.suptitle(f"Exact Gaussian JKO steps. Top rows: d = {fg['d']}, data covariance of "
+                 "condition 1e4, q = N(0, I) (λ = 1)")
     save(fig, path)

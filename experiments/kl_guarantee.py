@@ -24,7 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    ratio_axis,
+    save,
+    seed_colors,
+)
+from experiments.gaussian_inexact import plain_log_ticks
 from theory import bounds, gaussian
 from theory.gaussian import build_affine_flow, inexact_trajectory, random_rotation
 from theory.progress import progress
@@ -281,43 +290,56 @@ def checks(r: dict) -> list[Check]:
 
 
 def plot(r: dict, path) -> None:
-    fig, ax = new_figure(1, 3, height=3.6)
+    fig, ax = new_figure(1, 3, height=4.6)
     eps = np.asarray(r["eps"])
     case = next((c for c in r["cases"] if c["shape"] == "anisotropic" and c["d"] == 2),
                 r["cases"][0])
     g, lam = case["gamma"], case["lam"]
     cst = float(bounds.kl_guarantee_constant(g, lam))
-    styles = {"mean": ("o", "C0"), "map": ("s", "C1"), "mixed": ("^", "C2")}
-    seen = set()
+    a0, a1, a2 = ax[0]
+    theorem = [cv for cv in case["curves"] if cv["c"] == r["c_theorem"]]
+    n_mixed = sum(cv["kind"] == "mixed" for cv in theorem)
+    cols = seed_colors(2 + n_mixed)
+    marks = {"mean": "o", "map": "s", "mixed": "^"}
+    first_mixed = next((cv for cv in theorem if cv["kind"] == "mixed"), None)
+    for i, cv in enumerate(theorem):
+        kl = np.asarray(cv["kl_generated"], dtype=float)
+        name = {"mean": "mean shift", "map": "map perturbation"}.get(cv["kind"], "")
+        if cv["kind"] == "mixed":
+            name = f"random mix, seed {cv['seed']}"
+        a1.loglog(eps, kl / (cst * eps**2), marks[cv["kind"]] + "-", ms=4, color=cols[i],
+                  label=name)
+        if cv["kind"] != "mixed" or cv is first_mixed:  # (a): one seed of the random mix
+            a0.loglog(eps, kl, marks[cv["kind"]] + "-", ms=4, color=cols[i],
+                      label=f"c = {fmt(r['c_theorem'])}, {name}: slope {fmt(cv['slope'], 3)}")
     for cv in case["curves"]:
         kl = np.asarray(cv["kl_generated"], dtype=float)
-        if cv["c"] == r["c_theorem"]:
-            if cv["kind"] in seen:
-                continue
-            seen.add(cv["kind"])
-            mk, col = styles[cv["kind"]]
-            ax[0, 0].loglog(eps, kl, mk + "-", color=col, ms=4,
-                            label=f"c=1, {cv['kind']}: slope {cv['slope']:.3f}")
-            ax[0, 1].loglog(eps, kl / eps**2, mk + "-", color=col, ms=4, label=f"{cv['kind']}")
-        elif cv["c"] is None:
-            ax[0, 0].loglog(eps, kl, "x--", color="C3",
-                            label=f"control: N fixed at N({r['fixed_n_eps']:g})={cv['N'][0]}: "
-                                  f"slope {cv['slope']:.2f}")
+        if cv["c"] is None:
+            a0.loglog(eps, kl, "x-.", ms=5, color="C3",
+                      label=f"control: N frozen at N(ε = {fmt(r['fixed_n_eps'])}) = "
+                            f"{cv['N'][0]}: slope {fmt(cv['slope'], 2)}")
         elif cv["c"] == 0.5:
-            ax[0, 0].loglog(eps, kl, "v--", color="C4",
-                            label=f"control: c=0.5: slope {cv['slope']:.2f}")
-        else:
-            ax[0, 0].loglog(eps, kl, ".:", color="gray", lw=0.8,
-                            label=f"c={cv['c']:g}: slope {cv['slope']:.3f}")
-    ax[0, 0].loglog(eps, cst * eps**2, "k-", lw=1.5, label=f"bound C(γ,λ)ε², C={cst:.3g}")
-    ax[0, 0].set(xlabel="per-block residual ε", ylabel="KL(P‖q̂) [nats]",
-                 title=f"KL guarantee (C8): {case['shape']} data, d={case['d']}, γ={g}")
-    ax[0, 0].legend(fontsize=6)
-    ax[0, 1].axhline(cst, color="k", lw=1.5, label="bound constant C(γ,λ)")
-    ax[0, 1].axhline(1 / (2 * lam), color="k", ls="--", lw=0.8, label="1/(2λ) (stationary limit)")
-    ax[0, 1].set(xlabel="per-block residual ε", ylabel="KL(P‖q̂)/ε²",
-                 title="KL/ε² stays bounded (C8, c = 1)")
-    ax[0, 1].legend(fontsize=7)
+            a0.loglog(eps, kl, "v-.", ms=5, color="C4",
+                      label=f"control: c = 0.5 (too few blocks): slope {fmt(cv['slope'], 2)}")
+        elif cv["c"] != r["c_theorem"]:
+            a0.loglog(eps, kl, ".:", color="0.5", lw=0.9,
+                      label=f"c = {fmt(cv['c'])} (more blocks): slope {fmt(cv['slope'], 3)}")
+    a0.loglog(eps, cst * eps**2, **BOUND_STYLE, label=f"bound C(γ,λ)ε², C = {fmt(cst)}")
+    a0.set(xlabel="per-block residual ε (W2 per time unit)", ylabel="KL(P‖q̂) (nats)",
+           title=f"(a) KL guarantee (C8): {case['shape']} data, d = {case['d']}, "
+                 f"γ = {fmt(g)};\nN = ⌈1 + c·log(W₀/ε)/log(1+γλ)⌉ blocks")
+    legend_outside(a0, where="below", ncol=1)
+
+    a1.axhline(1 / (2 * lam * cst), color="0.4", ls=":", lw=1.2,
+               label="stationary limit (ε²/(2λ)) / (Cε²)")
+    ratio_axis(a1, "KL(P‖q̂) / (C(γ,λ)ε²)")
+    plain_log_ticks(a1)
+    a1.set(xlabel="per-block residual ε (W2 per time unit)",
+           title=f"(b) The runs of (a) with c = {fmt(r['c_theorem'])} as measured/bound;\n"
+                 f"worst over all {len(r['cases'])} data laws and γ: "
+                 f"{fmt(r['worst_ratio_theorem'], 2)}")
+    legend_outside(a1, where="below", ncol=2)
+
     for case in r["cases"]:
         if case["d"] != r["cases"][0]["d"] or case["shape"] != "anisotropic" \
                 and len(r["cases"]) > 6:
@@ -325,13 +347,16 @@ def plot(r: dict, path) -> None:
         nm = case["n_min"]
         x = np.log(1 / eps)
         ok = np.asarray(nm["n_cross"]) > 0
-        line, = ax[0, 2].plot(x[ok], np.asarray(nm["n_cross"])[ok], "o", ms=4,
-                              label=f"{case['shape']}, γ={case['gamma']}: slope "
-                                    f"{nm['slope']:.2f} (pred {nm['slope_pred']:.2f})")
-        ax[0, 2].plot(x[ok], np.asarray(nm["n_min"])[ok], "_", ms=7, color=line.get_color())
+        line, = a2.plot(x[ok], np.asarray(nm["n_cross"])[ok], "o", ms=4,
+                        label=f"{case['shape']}, γ = {fmt(case['gamma'])}: slope "
+                              f"{fmt(nm['slope'], 3)} (predicted {fmt(nm['slope_pred'], 3)})")
+        a2.plot(x[ok], np.asarray(nm["n_min"])[ok], "_", ms=8, mew=1.5, color=line.get_color())
         x0, y0 = x[ok].mean(), np.asarray(nm["n_cross"])[ok].mean()
-        ax[0, 2].plot(x, y0 + nm["slope_pred"] * (x - x0), "-", lw=0.8, color=line.get_color())
-    ax[0, 2].set(xlabel="log(1/ε)", ylabel="blocks to reach KL ≤ Cε² (o: n*, −: integer)",
-                 title="Blocks needed vs log(1/ε) (C8)\n(lines: predicted slope 1/log(1+γλ))")
-    ax[0, 2].legend(fontsize=6)
+        a2.plot(x, y0 + nm["slope_pred"] * (x - x0), "-", lw=0.8, color=line.get_color())
+    a2.plot([], [], "o", color="0.3", ms=4, label="n*: real-valued crossing of Cε²")
+    a2.plot([], [], "_", color="0.3", ms=8, mew=1.5, label="smallest integer N")
+    a2.plot([], [], "-", color="0.3", lw=0.8, label="predicted slope 1/log(1+γλ)")
+    a2.set(xlabel="log(1/ε)", ylabel="blocks N to reach KL(P‖q̂) ≤ C(γ,λ)ε²",
+           title=f"(c) Blocks needed vs log(1/ε) (C8), d = {r['cases'][0]['d']}")
+    legend_outside(a2, where="below", ncol=1)
     save(fig, path)

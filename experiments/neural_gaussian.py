@@ -41,7 +41,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy.special import digamma
 
 from experiments._api import Check, checkpoint_path, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import BOUND_STYLE, fmt, legend_outside, new_figure, save
 from theory import bounds, gaussian
 from theory.flow import (
     FlowConfig,
@@ -350,7 +350,7 @@ def run(config: Config) -> dict:
 
 def plot(results: dict, path) -> None:
     ds = results["datasets"]
-    fig, axes = new_figure(len(ds) + 1, 3, height=3.0)
+    fig, axes = new_figure(len(ds) + 1, 3, height=3.6)
     shown: list[set[str]] = [set(), set(), set()]  # legend entries already drawn, per column
     for row, (key, r) in enumerate(ds.items()):
         _plot_dataset(axes[row], key, r)
@@ -366,8 +366,8 @@ def plot(results: dict, path) -> None:
 
 
 def _legend_below(ax, **kw) -> None:
-    """The axes' legend under the axes (outside the data), one column, small font."""
-    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, **kw)
+    """The axes' legend under the axes (outside the data), one column."""
+    legend_outside(ax, where="below", ncol=1, **kw)
 
 
 def _plot_dataset(axes, key: str, r: dict) -> None:
@@ -376,37 +376,37 @@ def _plot_dataset(axes, key: str, r: dict) -> None:
     diag = r["diagnostics"]
     n = np.arange(1, len(diag) + 1)
     ax = axes[0]
-    ax.semilogy(np.arange(len(r["ref"]["kl"])), r["ref"]["kl"], "k-",
-                label="exact JKO trajectory")
+    ax.semilogy(np.arange(len(r["ref"]["kl"])), r["ref"]["kl"], "-", color="gray", lw=2,
+                label="exact JKO trajectory (closed form)")
     kl = np.array([d["kl_naive"] for d in diag])
     se = np.array([d["kl_naive_se"] for d in diag])
     ax.errorbar(n, kl, yerr=2 * se, fmt="o", label="trained flow (plain mean, ±2 SE)")
     ax.semilogy(n, [d["kl"] for d in diag], "x", label="trained flow (k3 estimator)")
-    ax.semilogy(n, r["kl_bound"], "r--", label="guaranteed bound (C8), ε = largest ε_k so far")
-    ax.set(xlabel="block n", ylabel="KL(ρ_n‖q) [nats]",
+    ax.semilogy(n, r["kl_bound"], label="guaranteed bound (C8),\nε = largest ε_k so far",
+                **BOUND_STYLE)
+    ax.set(xlabel="block n", ylabel="KL(ρ_n‖q) (nats)",
            title=f"{name}:\nKL to N(0, I) per block")
     ax = axes[1]
     for k1, k2, c in (("v_term", "v", "C0"), ("w_term", "w", "C1"), ("div_term", "div", "C2"),
                       ("loss", "total", "C3")):
         ax.plot(n, [d[k1] for d in diag], "o", color=c, label=f"{TERMS[k1]} (trained)")
         ax.plot(n, [lo[k2] for lo in r["ref"]["loss"]], "-", color=c, alpha=0.6)
-    ax.set(xlabel="block n", ylabel="loss term [nats]",
-           title=f"{name}:\nloss terms (lines: exact optimum)")
+    ax.plot([], [], "-", color="gray", alpha=0.6, label="lines: exact optimum of each term")
+    ax.set(xlabel="block n", ylabel="loss term (nats)",
+           title=f"{name}:\nloss terms vs their exact optimum")
     ax = axes[2]
-    ax.semilogy(n, [d["eps_exact"] for d in diag], "o-",
-                label="ε_n through the network's inverse (exact score, its inverse as map)")
+    ax.semilogy(n, [d["eps_exact"] for d in diag], "o-", ms=4,
+                label="through the network's inverse\n(exact score, its inverse as map)")
     if "eps_sq_authors" in diag[0]:
         ax.semilogy(n, np.sqrt([d["eps_sq_authors"] for d in diag]), "s--",
-                    label="ε_n authors' estimate (kernel score h=0.1, OT matching)")
-    if "eps_sq_hybrid" in diag[0]:
-        ax.semilogy(n, np.sqrt([d["eps_sq_hybrid"] for d in diag]), "d-.",
-                    label="ε_n exact score + OT matching")
-    ax.semilogy(n, r["w2_fit_vs_exact"], "^:",
-                label="W2(Gaussian fit of the pushed points, exact ρ_n)")
-    kl_text = (f"forward {r['kl_fwd']:.3g}±{r['kl_fwd_se']:.2g}, "
-               f"backward {r['kl_bwd']:.3g}±{r['kl_bwd_se']:.2g}")
-    ax.set(xlabel="block n", ylabel="ε (not squared) / W2",
-           title=f"{name}:\nresidual ε_n; KL(data‖generated):\n{kl_text}")
+                    label="authors' estimate\n(kernel score h = 0.1, OT matching)")
+    if "eps_sq_hybrid" in diag[0]:  # open markers: visible where it meets the first curve
+        ax.semilogy(n, np.sqrt([d["eps_sq_hybrid"] for d in diag]), "d-.", mfc="none", ms=8,
+                    label="exact score + OT matching")
+    ax.set(xlabel="block n", ylabel="residual ε_n (not squared)",
+           title="residual ε_n per block\nKL(data‖generated), nats: forward\n"
+                 f"{fmt(r['kl_fwd'])} ± {fmt(r['kl_fwd_se'], 2)}, backward "
+                 f"{fmt(r['kl_bwd'])} ± {fmt(r['kl_bwd_se'], 2)}")
 
 
 def _plot_summary(axes, ds: dict) -> None:
@@ -442,21 +442,22 @@ def _plot_summary(axes, ds: dict) -> None:
     def key_line(marker, line, label, **kw):
         return Line2D([], [], marker=marker, linestyle=line, color="k", label=label, **kw)
 
-    colours = [Patch(color=COLOURS.get(k), label=f"{k} (d={ds[k].get('d', 2)})") for k in keys]
+    colours = [Patch(color=COLOURS.get(k), label=PLAIN.get(k, k)) for k in keys]
     axes[0].set(xlabel="block n", ylabel="relative error (dimensionless)",
                 title="all data sets: moments of the pushed\npoints vs the closed-form JKO "
                       "iterate")
     _legend_below(axes[0], handles=colours + [
         key_line("o", "-", "‖Σ̂_n−Σ*_n‖_F/‖Σ*_n‖_F"), key_line("s", "--", "|m̂_n−m*_n|/√tr Σ*_n"),
         key_line("", ":", "covariance error of n exact samples (RMS)")])
-    axes[1].set(xlabel="block n", ylabel="KL(ρ_n‖q) [nats]",
+    axes[1].set(xlabel="block n", ylabel="KL (nats)",
                 title="all data sets: KL to q per block, trained\nvs exact, and trained to exact")
     _legend_below(axes[1], handles=[
         key_line("", "-", "exact JKO trajectory", alpha=0.6),
         key_line("o", "", "trained flow (±2 SE)"),
         key_line("x", ":", "KL(ρ_n‖ρ*_n): trained vs exact iterate (k3)")])
     axes[2].set(xlabel="block n", ylabel="W2 (not squared)",
-                title="all data sets: W2(Gaussian fit, exact ρ_n)\nvs its Monte Carlo floor")
+                title="all data sets: W2 of the Gaussian fit to\nthe exact ρ_n, and its "
+                      "Monte Carlo floor")
     _legend_below(axes[2], handles=[
         key_line("o", "-", "trained flow"),
         Patch(color="k", alpha=0.2, label="fits of n exact samples (mean ± 2 sd)")])

@@ -18,9 +18,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from scipy.stats import gaussian_kde
 
 from experiments._api import Check, checkpoint_path, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    save,
+    seed_colors,
+)
 from theory import bounds
 from theory.flow import (
     Circle,
@@ -181,55 +191,102 @@ def _run(config: Config) -> dict:
             "w2_estimator_validation": _w2_estimator_validation(config)}
 
 
+def _density(ax, pts, lim: float, title: str, cmap: str = "Blues") -> None:
+    """Gaussian kernel density estimate of the 2-D points ``pts`` (shape (n, 2)) as an image."""
+    g = np.linspace(-lim, lim, 80)
+    xx, yy = np.meshgrid(g, g)
+    dens = gaussian_kde(np.asarray(pts).T)(np.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    ax.imshow(dens, origin="lower", extent=(-lim, lim, -lim, lim), cmap=cmap, aspect="equal")
+    ax.set(title=title, xlabel="x₁", ylabel="x₂")
+    ax.grid(False)
+
+
+def _segments(ax, xs, ys, label: str, half: float = 0.3, **style) -> None:
+    """Short horizontal segments at (x ± half, y), one per category, named once in the legend."""
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        ax.plot([x - half, x + half], [y, y], label=None if i else label, **style)
+
+
 def plot(results: dict, path) -> None:
     runs = results["runs"]
-    fig, axes = new_figure(1, 4, height=3.4)
-    ax = axes[0, 0]
+    fig, axes = new_figure(2, 3, height=3.7)
+    # densities of the smoothed data and of the generated law, with the support of P
     r0 = runs[0]
     d, g = np.array(r0["data_points"]), np.array(r0["gen_points"])
-    ax.scatter(d[:, 0], d[:, 1], s=2, alpha=0.5, label=f"ρ_δ samples (δ={r0['delta']})")
-    ax.scatter(g[:, 0], g[:, 1], s=2, alpha=0.5, label="generated q̂")
     a = np.array(results["atoms_shown"])
-    ax.plot(a[:, 0], a[:, 1], "k.", ms=2, label="support of P (circle)")
-    ax.set(title="circle data: smoothed vs generated", xlabel="x₁", ylabel="x₂", aspect="equal")
-    ax.legend(markerscale=4, fontsize=6)
-    ax = axes[0, 1]
-    ds = [r["delta"] for r in runs]
-    ax.plot(ds, [r["w2_p_rho"] for r in runs], "o-", label="W2(P, ρ_δ) samples")
-    ax.plot(ds, [r["w2_p_rho_bound"] for r in runs], "rv--", label="smoothing bound (C10)")
-    ax.plot(ds, [r["w2_p_qhat"] for r in runs], "s-", label="W2(P, q̂) samples")
-    ax.plot(ds, [r["w2_null_p"][0] for r in runs], "k_:", ms=12, label="null floor W2(P, P')")
-    ax.set(xscale="log", yscale="log", xlabel="smoothing (OU) time δ", ylabel="W2 (not squared)",
-           title="mixed guarantee: W2 part")
-    ax.legend(fontsize=6)
+    lim = float(np.ceil(max(np.abs(d).max(), np.abs(g).max())))
+    _density(axes[0, 0], d, lim, f"smoothed data ρ_δ, δ = {fmt(r0['delta'])}\n"
+             f"(KDE of {len(d)} points)")
+    _density(axes[0, 1], g, lim, f"generated q̂ (flow trained on ρ_δ)\n(KDE of {len(g)} points)",
+             cmap="Oranges")
+    for ax in axes[0, :2]:
+        ax.plot(a[:, 0], a[:, 1], "k.", ms=1.5, label="support of P (circle of atoms)")
+        legend_outside(ax, where="below", ncol=1)
+    # W2 part of the mixed guarantee, one column of markers per δ (no lines between δ's)
+    x = np.arange(len(runs))
+    ticks = [f"δ = {fmt(r['delta'])}" for r in runs]
     ax = axes[0, 2]
-    ax.errorbar(ds, [r["kl_rho_qhat"] for r in runs], yerr=[2 * r["kl_rho_qhat_se"] for r in runs],
-                fmt="o-", label="KL(ρ_δ‖q̂) (k3, exact density)")
-    ax.plot(ds, [max(d["eps_exact"] for d in r["diagnostics"]) ** 2 for r in runs], "kx",
-            label="max_n ε̂_n² (through the network's inverse)")
-    ax.plot(ds, [_eps_ot(r) ** 2 for r in runs], "k+", ms=9,
-            label="max_n ε̂_n² (exact score + OT matching)")
-    ax.plot(ds, [finite_n_kl_bound(r["gammas"], r["w0_bound"], _eps_ot(r)) for r in runs],
-            "rv--", label="finite-N bound (C10), ε with the OT matching")
-    ax.set(xscale="log", yscale="log", xlabel="smoothing (OU) time δ", ylabel="nats / ε²",
-           title="mixed guarantee: KL part")
-    ax.legend(fontsize=5.5, loc="center left")
-    ax = axes[0, 3]
+    for k, (m, s) in enumerate(r["w2_null_p"] for r in runs):
+        ax.fill_between([k - 0.35, k + 0.35], m - 2 * s, m + 2 * s, color="gray", alpha=0.3,
+                        lw=0, label=None if k else "null floor W2(P, P′) ± 2 sd")
+    _segments(ax, x, [r["w2_p_rho_bound"] for r in runs], label="smoothing bound (C10)",
+              **BOUND_STYLE)
+    ax.plot(x - 0.1, [r["w2_p_rho"] for r in runs], "o", label="W2(P, ρ_δ), samples")
+    ax.plot(x + 0.1, [r["w2_p_qhat"] for r in runs], "s", label="W2(P, q̂), samples")
+    ax.set_xticks(x, ticks)
+    ax.set(xlim=(-0.6, len(runs) - 0.4), xlabel="smoothing (OU) time δ",
+           ylabel="W2 (not squared)", title="mixed guarantee, W2 part:\nP (no density) to ρ_δ, q̂")
+    legend_outside(ax, where="below", ncol=1)
+    # KL part: measured KL and the finite-N bound with the OT-matching ε
+    ax = axes[1, 0]
+    _segments(ax, x, [finite_n_kl_bound(r["gammas"], r["w0_bound"], _eps_ot(r)) for r in runs],
+              label="finite-N bound (C10),\nε = max_n ε̂_n (exact score + OT)", **BOUND_STYLE)
+    ax.errorbar(x, [r["kl_rho_qhat"] for r in runs], yerr=[2 * r["kl_rho_qhat_se"] for r in runs],
+                fmt="o", color="C0", label="KL(ρ_δ‖q̂), k3 (±2 SE)")
+    ax.set_xticks(x, ticks)
+    ax.set(yscale="log", xlim=(-0.6, len(runs) - 0.4), xlabel="smoothing (OU) time δ",
+           ylabel="KL(ρ_δ‖q̂) (nats)", title="mixed guarantee, KL part:\nsmoothed data to q̂")
+    legend_outside(ax, where="below", ncol=1)
+    # the residuals behind the bound, per block
+    ax = axes[1, 1]
+    cols = seed_colors(len(runs))
+    for r, c in zip(runs, cols, strict=True):
+        diag = r["diagnostics"]
+        n = np.arange(1, len(diag) + 1)
+        ax.semilogy(n, [dd["eps_exact"] for dd in diag], "o-", color=c, ms=4)
+        if "eps_sq_hybrid" in diag[0]:  # open markers: visible where the two coincide
+            ax.semilogy(n, np.sqrt([dd["eps_sq_hybrid"] for dd in diag]), "s--", color=c,
+                        mfc="none", ms=8)
+    handles = [Line2D([], [], color=c, lw=2, label=t) for c, t in zip(cols, ticks, strict=True)]
+    handles += [Line2D([], [], color="k", marker="o", ms=4, ls="-",
+                       label="through the network's inverse"),
+                Line2D([], [], color="k", marker="s", mfc="none", ms=8, ls="--",
+                       label="exact score + OT matching")]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="block n", ylabel="residual ε̂_n (not squared)",
+           title="Assumption-1 residual per block\n(two estimators)")
+    legend_outside(ax, where="below", ncol=1, handles=handles)
+    # inverse pass made inexact on purpose (horizontal bars: the variant names stay readable)
+    ax = axes[1, 2]
     inv = r0["inversion"]
     names = list(inv)
-    xpos = np.arange(len(names))
-    ax.bar(xpos - 0.2, [max(inv[v]["w2_emd"], 1e-16) for v in names], 0.2,
-           label="W2 between data and its round trip")
-    ax.bar(xpos, [max(inv[v]["roundtrip_l2"], 1e-16) for v in names], 0.2,
-           label="RMS round-trip error ‖S∘T−Id‖")
-    ax.bar(xpos + 0.2, [max(inv[v]["telescoping"], 1e-16) for v in names], 0.2,
-           label="telescoping bound Σ Lip·δ_n")
-    ticks = [VARIANTS.get(v, f"exact + shift {v[6:]}" if v.startswith("shift_") else v)
-             for v in names]
-    ax.set_xticks(xpos, ticks, rotation=30, fontsize=6)
-    ax.set(yscale="log", ylabel="W2 / L² (not squared)",
-           title="inverse pass made inexact:\nround-trip errors vs bound (C11)")
-    ax.legend(fontsize=6)
+    ypos = np.arange(len(names))
+    ax.barh(ypos - 0.17, [max(inv[v]["w2_emd"], 1e-16) for v in names], 0.34,
+            label="W2(data, its round trip), samples")
+    ax.barh(ypos + 0.17, [max(inv[v]["roundtrip_l2"], 1e-16) for v in names], 0.34,
+            label="RMS round-trip error ‖S∘T − Id‖")
+    for i, v in enumerate(names):
+        t = max(inv[v]["telescoping"], 1e-16)
+        ax.plot([t, t], [i - 0.4, i + 0.4], label=None if i else
+                "telescoping bound Σ Lip·δ_n (C11)", **BOUND_STYLE)
+    labels = [VARIANTS.get(v, f"exact + shift {v[6:]}" if v.startswith("shift_") else v)
+              for v in names]
+    ax.set_yticks(ypos, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xscale="log", ylabel=f"inverse in the reverse pass\n(δ = {fmt(r0['delta'])} flow)",
+           xlabel="W2 / L² distance (not squared)",
+           title="inverse pass made inexact:\nround-trip errors vs bound")
+    legend_outside(ax, where="below", ncol=1)
     save(fig, path)
 
 

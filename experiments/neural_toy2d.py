@@ -18,10 +18,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from matplotlib.ticker import NullFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator, NullFormatter
+from scipy.stats import gaussian_kde
 
 from experiments._api import Check, checkpoint_path, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    WIDTH,
+    fmt,
+    legend_outside,
+    plt,
+    save,
+)
 from theory import bounds
 from theory.flow import (
     FlowConfig,
@@ -190,83 +199,131 @@ PLAIN = {"mixture": "ring of 8 Gaussians", "moons": "two moons", "checkerboard":
          "rose": "rose curve"}
 
 
+def _density(ax, pts, lim: float, title: str, cmap: str = "Blues") -> np.ndarray:
+    """Gaussian kernel density estimate of the 2-D points ``pts`` (shape (n, 2)) as an image.
+
+    Returns the density on the 80×80 grid over [−lim, lim]² (for contour overlays).
+    """
+    g = np.linspace(-lim, lim, 80)
+    xx, yy = np.meshgrid(g, g)
+    dens = gaussian_kde(np.asarray(pts).T)(np.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    ax.imshow(dens, origin="lower", extent=(-lim, lim, -lim, lim), cmap=cmap, aspect="equal")
+    ax.set(title=title, xlabel="x₁", ylabel="x₂")
+    ax.grid(False)
+    return dens
+
+
+def _density_row(axes, r: dict, name: str) -> None:
+    """Densities (KDE) of the data, the half-way and final pushed laws, and the generated law."""
+    nb = len(r["diagnostics"])
+    fwd, gen = r["fwd_points"], r["gen_points"]
+    n_pts = len(fwd[0])
+    lim = float(np.ceil(max(np.abs(np.asarray(p)).max() for p in (fwd[0], fwd[-1], gen[0]))))
+    data = _density(axes[0], fwd[0], lim, f"{name}:\ndata ρ₀ ({n_pts} points, KDE)")
+    _density(axes[1], fwd[nb // 2], lim, f"pushed forward ρ_{nb // 2}\n({nb // 2} of {nb} blocks)")
+    _density(axes[2], fwd[-1], lim, f"pushed forward ρ_{nb}\n(target q = N(0, I))")
+    t = np.linspace(0, 2 * np.pi, 200)
+    for rad in (1.0, 2.0):
+        axes[2].plot(rad * np.cos(t), rad * np.sin(t), color="C3", lw=0.8,
+                     label="q: radii 1, 2" if rad == 1.0 else None)
+    legend_outside(axes[2], where="below", ncol=1)
+    _density(axes[3], gen[0], lim, f"generated q̂\n(noise through {nb} inverses)",
+             cmap="Oranges")
+    g = np.linspace(-lim, lim, data.shape[0])
+    axes[3].contour(g, g, data, levels=4, colors="C0", linewidths=0.7)
+    legend_outside(axes[3], where="below", ncol=1, handles=[
+        Line2D([], [], color="C0", lw=0.7, label="data ρ₀ (contours)")])
+
+
+def _metric_row(axes, r: dict, name: str) -> None:
+    """W2 and displacement, KL or NLL, inversion error and residual ε̂_n per block."""
+    diag = r["diagnostics"]
+    nb = len(diag)
+    n = np.arange(nb + 1)
+    ax = axes[0]
+    ax.semilogy(n, r["w2_fwd"], "o-", label="W2(ρ̂_n, q)")
+    ax.semilogy(n[1:], np.sqrt([d["movement"] for d in diag]), "^-", color="C2",
+                label="√E|T_n(x)−x|² (RMS\ndisplacement of block n)")
+    m, s = r["w2_null_q"]
+    ax.axhspan(m - 2 * s, m + 2 * s, color="gray", alpha=0.3, label="null floor W2(q, q′)\n± 2 sd")
+    ax.set(xlabel="block n", ylabel="W2 (not squared)",
+           title=f"W2(generated, data) = {fmt(r['w2_gen'])}\n"
+                 f"(null floor {fmt(r['w2_null_data'][0])})")
+    legend_outside(ax, where="below", ncol=1)
+    ax = axes[1]
+    if r["has_density"]:
+        ax.errorbar(n[1:], [d["kl"] for d in diag], yerr=[2 * d["kl_se"] for d in diag],
+                    fmt="s-", color="C1")
+        ax.set(yscale="log", ylabel="KL(ρ_n‖q) (nats), k3 ± 2 SE",
+               title="KL to q per block")
+    else:
+        ax.plot(n[1:], r["nll"], "s-", color="C3")
+        ax.set(ylabel="negative log-likelihood (nats)",
+               title="NLL of the n-block model\n(no density, so no KL)")
+    ax.set_xlabel("block n")
+    ax = axes[2]
+    ax.semilogy(n[1:], [d["inv_err"] for d in diag], "o-", color="C4",
+                label="block n: RMS\n|S_n(T_n x) − x|")
+    ax.axhline(r["inv_err_chain"], color="gray", ls=":", label="whole flow: RMS\n|F⁻¹(F x) − x|")
+    ax.set(xlabel="block n", ylabel="inversion error (RMS distance)",
+           title="inversion error of the\nbackward RK4 pass")
+    legend_outside(ax, where="below", ncol=1)
+    if r["has_density"]:
+        ax = axes[3]
+        ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-", color="C5")
+        ax.set(xlabel="block n", ylabel="residual ε̂_n (not squared)",
+               title="Assumption-1 residual ε̂_n\n(exact score, network inverse)")
+    else:
+        axes[3].remove()  # no density, so no residual
+
+
+def _sweep_panels(ax_eps, ax_budget, sw: dict, c_last: float) -> None:
+    """KL(P‖q̂) against max ε̂_n² and against the training budget, with the C8 bounds."""
+    e2 = np.array(sw["eps_max"]) ** 2
+    kl, se = np.array(sw["kl"]), np.array(sw["kl_se"])
+    ax = ax_eps
+    ax.errorbar(e2, kl, yerr=2 * se, fmt="o", color="C0",
+                label="trained flows, k3 (±2 SE);\n"
+                      f"fitted log-log slope in ε: {fmt(sw['slope'], 2)}")
+    for x, y, it in zip(e2, kl, sw["budgets"], strict=True):
+        ax.annotate(f"{it} it.", (x, y), textcoords="offset points", xytext=(6, 3), fontsize=7)
+    grid = np.geomspace(e2.min() / 2, e2.max() * 2, 20)
+    ax.loglog(grid, c_last * grid, **BOUND_STYLE,
+              label="bound C(γ_N, 1)·ε² (KL guarantee, C8)")
+    ax.loglog(grid, 0.5 * grid, color="gray", ls=":",
+              label="reference ε²/2 (log-Sobolev value\nat stationarity)")
+    ax.set(xlabel="max_n ε̂_n² (through the network's inverse)", ylabel="KL(P‖q̂) (nats)",
+           title="ring of 8 Gaussians: final KL vs the largest ε̂_n²\n"
+                 "(one flow per budget; labels: total iterations)")
+    legend_outside(ax, where="below", ncol=1)
+    ax = ax_budget
+    b = sw["budgets"]
+    ax.errorbar(b, kl, yerr=2 * se, fmt="o-", color="C0", label="KL(P‖q̂), k3 (±2 SE)")
+    ax.plot(b, sw["kl_bound_finite_n"], marker="v", **BOUND_STYLE,
+            label="finite-N bound (C8),\nε = max_n ε̂_n")
+    ax.set_xscale("log")
+    ax.set_xticks(b, [str(x) for x in b])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(yscale="log", xlabel="training iterations (total over the blocks)",
+           ylabel="KL(P‖q̂) (nats)", title="ring of 8 Gaussians: final KL and its\n"
+                                          "finite-N bound against the training budget")
+    legend_outside(ax, where="below", ncol=1)
+
+
 def plot(results: dict, path) -> None:
     ds = results["datasets"]
-    names = list(ds)
-    fig, axes = new_figure(len(names) + 1, 4, height=3.0)
-    for row, key in enumerate(names):
-        r, name = ds[key], PLAIN.get(key, key)
-        nb = len(r["diagnostics"])
-        stages = sorted({0, nb // 4, nb // 2, nb})
-        ax = axes[row, 0]
-        for k in stages:
-            p = np.array(r["fwd_points"][k])
-            ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.5, label=f"ρ_{k}")
-        ax.set(title=f"{name}: data → noise", xlabel="x₁", ylabel="x₂")
-        ax.legend(markerscale=4)
-        ax = axes[row, 1]
-        for k in stages[::-1]:
-            p = np.array(r["gen_points"][k])
-            ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.6, label=f"q̂_{k}")
-        ax.set(title=f"{name}: noise → data", xlabel="x₁", ylabel="x₂")
-        ax.legend(markerscale=4)
-        ax = axes[row, 2]
-        n = np.arange(nb + 1)
-        ax.semilogy(n, r["w2_fwd"], "o-", label="W2(ρ̂_n, q) samples")
-        m, s = r["w2_null_q"]
-        ax.axhspan(m - 2 * s, m + 2 * s, color="gray", alpha=0.3,
-                   label=f"null floor W2(q,q'), n={results['n_w2']} (±2sd)")
-        if r["has_density"]:
-            ax.semilogy(n[1:], [d["kl"] for d in r["diagnostics"]], "s-",
-                        label="KL(ρ_n‖q) k3 [nats]")
-        else:
-            ax2 = ax.twinx()
-            ax2.plot(n[1:], r["nll"], "s-", color="C3",
-                     label="negative log-likelihood of the n-block model")
-            ax2.set_ylabel("negative log-likelihood [nats]")
-            ax2.legend(loc="upper right", fontsize=6)
-        ax.set(xlabel="block n", ylabel="W2 (not squared) / KL",
-               title=f"{name}:\nW2(generated, data) {r['w2_gen']:.3f}\n"
-                     f"(null floor {r['w2_null_data'][0]:.3f})")
-        ax.legend(fontsize=6, loc="lower left")
-        ax = axes[row, 3]
-        diag = r["diagnostics"]
-        ax.semilogy(n[1:], [d["inv_err"] for d in diag], "o-",
-                    label="inversion error RMS per block")
-        if r["has_density"]:
-            ax.semilogy(n[1:], [d["eps_exact"] for d in diag], "s-",
-                        label="residual ε_n (through the network's inverse)")
-        ax.semilogy(n[1:], [d["movement"] for d in diag], "^-", label="movement E|T(x)-x|²")
-        ax.set(xlabel="block n", ylabel="value",
-               title=f"{name}:\nresidual, movement,\n"
-                     f"inversion (whole flow {r['inv_err_chain']:.1e})")
-        ax.legend(fontsize=6)
-    sw = results["sweep"]
-    ax = axes[-1, 0]
-    e2 = np.array(sw["eps_max"]) ** 2
-    ax.errorbar(e2, sw["kl"], yerr=2 * np.array(sw["kl_se"]), fmt="o",
-                label=f"trained flows, total iterations {sw['budgets']}\n"
-                      f"fitted slope in ε: {sw['slope']:.2f}")
-    grid = np.geomspace(e2.min() / 2, e2.max() * 2, 20)
-    ax.loglog(grid, results["C_last"] * grid, "r--",
-              label="C(γ_N,1)·ε² (constant of the KL guarantee, C8)")
-    ax.loglog(grid, 0.5 * grid, "k:", label="ε²/2 (log-Sobolev value at stationarity)")
-    ax.set(xscale="log", yscale="log", xlabel="max_n ε̂_n² (through the network's inverse)",
-           ylabel="KL(P‖q̂) [nats]",
-           title="ring of 8 Gaussians: KL vs max ε²\nacross training budgets")
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.legend(fontsize=6, loc="upper left")
-    ax = axes[-1, 1]
-    b = sw["budgets"]
-    ax.errorbar(b, sw["kl"], yerr=2 * np.array(sw["kl_se"]), fmt="o-", label="KL(P‖q̂) (k3 ±2SE)")
-    ax.plot(b, sw["kl_bound_finite_n"], "rv--", label="finite-N bound (C8), ε = max ε̂_n")
-    ax.plot(b, e2, "s:", label="max_n ε̂_n²")
-    ax.set(xscale="log", yscale="log", xlabel="training iterations (total over the blocks)",
-           ylabel="nats / ε²", title="ring of 8 Gaussians: KL, bound and ε² vs budget")
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.legend(fontsize=6, loc="center right")
-    for ax in axes[-1, 2:]:
-        ax.axis("off")
+    fig = plt.figure(figsize=(WIDTH, 6.6 * len(ds) + 3.6))
+    # one sub-figure per data set and one for the sweep: each lays out its own columns
+    subs = fig.subfigures(len(ds) + 1, 1, height_ratios=[6.6] * len(ds) + [3.6])
+    for sub, (key, r) in zip(subs, ds.items(), strict=False):
+        name = PLAIN.get(key, key)
+        axes = sub.subplots(2, 4, height_ratios=[3.0, 3.6])
+        _density_row(axes[0], r, name)
+        _metric_row(axes[1], r, name)
+    _sweep_panels(*subs[-1].subplots(1, 2), results["sweep"], results["C_last"])
+    for ax in fig.axes:
+        if ax.get_xlabel() == "block n":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     save(fig, path)
 
 
