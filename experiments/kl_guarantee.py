@@ -315,19 +315,19 @@ def plot(r: dict, path) -> None:
     for cv in case["curves"]:
         kl = np.asarray(cv["kl_generated"], dtype=float)
         if cv["c"] is None:
-            a0.loglog(eps, kl, "x-.", ms=5, color="C3",
+            a0.loglog(eps, kl, "x-.", ms=5, color="C9",
                       label=f"control: N frozen at N(ε = {fmt(r['fixed_n_eps'])}) = "
                             f"{cv['N'][0]}: slope {fmt(cv['slope'], 2)}")
         elif cv["c"] == 0.5:
-            a0.loglog(eps, kl, "v-.", ms=5, color="C4",
+            a0.loglog(eps, kl, "v-.", ms=5, color="C8",
                       label=f"control: c = 0.5 (too few blocks): slope {fmt(cv['slope'], 2)}")
         elif cv["c"] != r["c_theorem"]:
             a0.loglog(eps, kl, ".:", color="0.5", lw=0.9,
                       label=f"c = {fmt(cv['c'])} (more blocks): slope {fmt(cv['slope'], 3)}")
     a0.loglog(eps, cst * eps**2, **BOUND_STYLE, label=f"bound C(γ,λ)ε², C = {fmt(cst)}")
     a0.set(xlabel="per-block residual ε (W2 per time unit)", ylabel="KL(P‖q̂) (nats)",
-           title=f"(a) KL guarantee (C8): {case['shape']} data, d = {case['d']}, "
-                 f"γ = {fmt(g)};\nN = ⌈1 + c·log(W₀/ε)/log(1+γλ)⌉ blocks")
+           title=f"(a) KL guarantee (C8): {case['shape']} data,\nd = {case['d']}, "
+                 f"γ = {fmt(g)}, N = ⌈1 + c·log(W₀/ε)/log(1+γλ)⌉ blocks")
     legend_outside(a0, where="below", ncol=1)
 
     a1.axhline(1 / (2 * lam * cst), color="0.4", ls=":", lw=1.2,
@@ -335,9 +335,9 @@ def plot(r: dict, path) -> None:
     ratio_axis(a1, "KL(P‖q̂) / (C(γ,λ)ε²)")
     plain_log_ticks(a1)
     a1.set(xlabel="per-block residual ε (W2 per time unit)",
-           title=f"(b) The runs of (a) with c = {fmt(r['c_theorem'])} as measured/bound;\n"
-                 f"worst over all {len(r['cases'])} data laws and γ: "
-                 f"{fmt(r['worst_ratio_theorem'], 2)}")
+           title=f"(b) Runs of (a) with c = {fmt(r['c_theorem'])}: measured/bound\n"
+                 f"(worst of all {len(r['cases'])} cases of data, d, γ: "
+                 f"{fmt(r['worst_ratio_theorem'], 2)})")
     legend_outside(a1, where="below", ncol=2)
 
     for case in r["cases"]:

@@ -391,9 +391,9 @@ def plot(r: dict, path) -> None:
     ax.errorbar([s.mean() for s in sc_last], y + 0.2, xerr=[s.std() for s in sc_last], fmt="s",
                 ms=3, label="score error")
     ax.set_yticks(y, names, fontsize=6)
-    ax.set_xlabel("L² norm (units of ξ), mean ± sd, 3 seeds")
+    ax.set_xlabel("L² norm (units of ξ), mean ± sd")
     ax.set_ylabel("training setting changed from the base")
-    ax.set_title("what changes ε_n? (d=2, after 2 blocks)")
+    ax.set_title("what changes ε_n? (d=2, 2 blocks)")
     ax.legend(fontsize=6, loc="upper right")
     ax = axes[1, 0]
     ex = np.asarray(r["family_eps_sq"])
