@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.transforms import ScaledTranslation
 
 from theory.io import atomic_path
 
@@ -56,9 +57,11 @@ def new_figure(nrows: int = 1, ncols: int = 2, height: float = 3.6, **kw):
 
 def legend_outside(ax, *, where: str = "right", **kw) -> None:
     """Legend beside the axes (``where="right"``) or below it (``"below"``), never over data."""
-    if where == "below":
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=kw.pop("ncol", 2),
-                  frameon=False, **kw)
+    if where == "below":  # a fixed offset in points below the x label, whatever the height
+        shift = ScaledTranslation(0.0, -30.0 / 72.0, ax.figure.dpi_scale_trans)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  bbox_transform=ax.transAxes + shift, ncol=kw.pop("ncol", 2), frameon=False,
+                  **kw)
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, **kw)
 
@@ -85,9 +88,8 @@ def fmt(x: float, digits: int = 3) -> str:
 def drop_unused(fig) -> None:
     """Remove axes that hold no artists (no empty panels)."""
     for ax in list(fig.axes):
-        if not (ax.lines or ax.collections or ax.patches or ax.images or ax.texts
-                or ax.tables):
-            fig.delaxes(ax)
+        if not _has_data(ax):
+            ax.remove()  # works for axes of sub-figures too
 
 
 def _has_data(ax) -> bool:

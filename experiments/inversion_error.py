@@ -24,9 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import ot
+from matplotlib.ticker import NullFormatter
 
 from experiments._api import Check, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    ratio_axis,
+    save,
+    seed_colors,
+)
 from theory import bounds, gaussian
 from theory.gaussian import (
     AffineMap,
@@ -272,45 +281,123 @@ def checks(r: dict) -> list[Check]:
     ]
 
 
-def plot(r: dict, path) -> None:
-    fig, ax = new_figure(1, 3, height=3.4)
-    cases = r["cases"]
+#: Colour and marker of each affine perturbation kind.
+KIND_STYLE = {"shift": ("C0", "o"), "matrix": ("C1", "s")}
+#: Figure names of the perturbation kinds.
+KIND_NAME = {"shift": "shift S_n = T_n⁻¹ + δv_n", "matrix": "matrix S_n = T_n⁻¹ + δE_n(· − m_n)"}
+
+
+def _jitter(cases: list[dict], spread: float = 0.12) -> np.ndarray:
+    """Horizontal offsets in log2(N) that separate the (d, γ, δ) cases at one N."""
+    keys = sorted({(c["d"], c["gamma"], c["delta"]) for c in cases})
+    pos = {k: i for i, k in enumerate(keys)}
+    return np.array([spread * (pos[(c["d"], c["gamma"], c["delta"])] / max(len(keys) - 1, 1)
+                               - 0.5) for c in cases])
+
+
+def _vs_delta(ax, cases: list[dict]) -> None:
+    """Errors against δ for the deepest shift flow of the first (d, γ)."""
     d0, g0 = cases[0]["d"], cases[0]["gamma"]
+    nmax = max(c["N"] for c in cases)
+    sel = sorted((c for c in cases if c["d"] == d0 and c["gamma"] == g0 and c["kind"] == "shift"
+                  and c["N"] == nmax), key=lambda c: c["delta"])
+    de = np.array([c["delta"] for c in sel])
+    ax.loglog(de, [c["telescoping"] for c in sel], label="telescoping bound Σ Lip·δ_n",
+              **BOUND_STYLE)
+    ax.loglog(de, [c["l2"] for c in sel], "s", mfc="none", ms=9, color="C1",
+              label="‖S∘T − Id‖_{L²(P)} (exact)")
+    ax.loglog(de, [c["w2"] for c in sel], "o-", ms=4, color="C0", label="W2(P, (S∘T)_#P) (exact)")
+    ax.loglog(de, nmax * de, ":", color="gray", label="N·δ (errors add, no amplification)")
+    ax.set(xlabel="per-block inversion error δ (distance)",
+           ylabel="round-trip error (W2 / L², not squared)",
+           title=f"errors grow linearly in δ\n(shift, d = {d0}, γ = {fmt(g0)}, N = {nmax})")
+    legend_outside(ax, where="below", ncol=1)
+
+
+def _vs_blocks(ax, cases: list[dict]) -> float:
+    """Error/δ against N at the middle δ, both kinds, first (d, γ); returns that δ."""
+    d0, g0 = cases[0]["d"], cases[0]["gamma"]
+    deltas = sorted({c["delta"] for c in cases})
+    dm = deltas[len(deltas) // 2]
+    for kind, (col, mk) in KIND_STYLE.items():
+        sel = sorted((c for c in cases if c["d"] == d0 and c["gamma"] == g0 and c["kind"] == kind
+                      and c["delta"] == dm), key=lambda c: c["N"])
+        ns = [c["N"] for c in sel]
+        ax.plot(ns, [c["l2"] / dm for c in sel], mk + "-", color=col,
+                label=f"{kind}: ‖S∘T − Id‖ / δ")
+        ax.plot(ns, [c["telescoping"] / dm for c in sel], marker=mk, mfc="none",
+                label=f"{kind}: bound / δ", **BOUND_STYLE)
     ns = sorted({c["N"] for c in cases})
-    nmax = ns[-1]
-    sel = [c for c in cases if c["d"] == d0 and c["gamma"] == g0 and c["kind"] == "shift"
-           and c["N"] == nmax]
-    sel.sort(key=lambda c: c["delta"])
-    de = [c["delta"] for c in sel]
-    ax[0, 0].loglog(de, [c["w2"] for c in sel], "o-", label="W2(P,(S∘T)_#P) exact")
-    ax[0, 0].loglog(de, [c["l2"] for c in sel], "s--", mfc="none", label="‖S∘T − Id‖_{L²(P)}")
-    ax[0, 0].loglog(de, [c["telescoping"] for c in sel], "k-", label="telescoping bound Σ Lip·δ_n")
-    ax[0, 0].loglog(de, [c["delta"] * nmax for c in sel], ":", color="gray",
-                    label="N·δ (no amplification)")
-    ax[0, 0].set(xlabel="per-block inversion error δ", ylabel="W2 / L² error",
-                 title=f"Inversion error vs δ (C11), d={d0}, γ={g0}, N={nmax}")
-    ax[0, 0].legend()
-    delta_mid = sorted({c["delta"] for c in cases})[len({c["delta"] for c in cases}) // 2]
-    for kind, mk in (("shift", "o"), ("matrix", "s")):
-        sel = sorted([c for c in cases if c["d"] == d0 and c["gamma"] == g0 and c["kind"] == kind
-                      and c["delta"] == delta_mid], key=lambda c: c["N"])
-        ax[0, 1].semilogy([c["N"] for c in sel], [c["w2"] / delta_mid for c in sel], mk + "-",
-                          label=f"{kind}: W2/δ")
-        ax[0, 1].semilogy([c["N"] for c in sel], [c["telescoping"] / delta_mid for c in sel],
-                          mk + ":", color="k", mfc="none", label=f"{kind}: bound/δ")
-    ax[0, 1].semilogy(ns, ns, "-", color="gray", lw=0.8, label="N (sum of δ's)")
-    ax[0, 1].set(xlabel="number of blocks N", ylabel="error / δ",
-                 title=f"Inversion error vs blocks (C11), δ={delta_mid:g}")
-    ax[0, 1].legend(fontsize=6.5)
+    ax.plot(ns, ns, ":", color="gray", label="N (errors add)")
+    ax.set(xscale="log", yscale="log", xlabel="number of blocks N",
+           ylabel="round-trip error / δ (amplification)",
+           title=f"amplification by the expanding inverses\n(d = {d0}, γ = {fmt(g0)}, "
+                 f"δ = {fmt(dm)})")
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    legend_outside(ax, where="below", ncol=1)
+    return dm
+
+
+def _ratios(ax, cases: list[dict], num: str, den: str, label: str) -> None:
+    """measured/bound ratios of all affine flows against N (log2 axis, jittered by case)."""
+    for kind, (col, mk) in KIND_STYLE.items():
+        sel = [c for c in cases if c["kind"] == kind]
+        x = np.log2([c["N"] for c in sel]) + _jitter(sel) + (0.1 if kind == "matrix" else -0.1)
+        ax.plot(x, [c[num] / c[den] for c in sel], mk, color=col, ms=3, alpha=0.6,
+                label=KIND_NAME[kind])
+    ns = sorted({c["N"] for c in cases})
+    ax.set_xticks(np.log2(ns), [str(n) for n in ns])
+    ratio_axis(ax, label)
+    ax.set_xlabel("number of blocks N (all d, γ, δ per column)")
+
+
+def plot(r: dict, path) -> None:
+    cases = r["cases"]
+    fig, ax = new_figure(2, 3, height=4.4)
+    _vs_delta(ax[0, 0], cases)
+    _vs_blocks(ax[0, 1], cases)
+    # the chain W2 ≤ ‖S∘T − Id‖ ≤ telescoping bound, every affine flow, as ratios
+    a = ax[0, 2]
+    _ratios(a, cases, "w2", "l2", "W2(P, (S∘T)_#P) / ‖S∘T − Id‖")
+    a.set_title("first inequality, all affine flows:\nequality for pure shifts")
+    legend_outside(a, where="below", ncol=1)
+    a = ax[1, 0]
+    _ratios(a, cases, "l2", "telescoping", "‖S∘T − Id‖ / telescoping bound")
+    al = r["aligned_shift"]
+    a.plot(np.log2([c["N"] for c in al]), [c["ratio"] for c in al], "D", color="C2", ms=6,
+           mfc="none", label="aligned translations (bound attained)")
+    a.set_title(f"telescoping bound, all {len(cases)} affine flows\n"
+                "(ratio 1 at N = 1 by definition)")
+    legend_outside(a, where="below", ncol=1)
+    # nonlinear inverse errors (Monte Carlo)
+    a = ax[1, 1]
     sine = r["sine"]
     x = np.arange(len(sine))
-    ax[0, 2].semilogy(x, [s["w2_emd"] for s in sine], "o", label="W2 from samples (exact OT)")
-    ax[0, 2].semilogy(x, [s["w2_floor"] for s in sine], "_", ms=14, color="gray",
-                      label="sample-size floor (two P samples)")
-    ax[0, 2].semilogy(x, [s["l2_mc"] for s in sine], "s", mfc="none", label="‖S∘T − Id‖ (MC)")
-    ax[0, 2].semilogy(x, [s["telescoping"] for s in sine], "k_", ms=14, mew=2,
-                      label="telescoping bound")
-    ax[0, 2].set_xticks(x, [f"N={s['N']}\nδ={s['delta']:g}" for s in sine], fontsize=6.5)
-    ax[0, 2].set(ylabel="W2 / L² error", title="Nonlinear inverse errors, Monte Carlo (C11)")
-    ax[0, 2].legend(fontsize=6.5)
+    for i, s in enumerate(sine):
+        a.plot([i - 0.35, i + 0.35], [s["telescoping"]] * 2,
+               label=None if i else "telescoping bound", **BOUND_STYLE)
+        a.plot([i - 0.35, i + 0.35], [s["w2_floor"]] * 2, color="gray", lw=2.5, alpha=0.6,
+               label=None if i else "sample-size floor of W2\n(two samples of P)")
+    a.plot(x - 0.1, [s["w2_emd"] for s in sine], "o", color="C0",
+           label="W2 from samples (exact OT)")
+    a.plot(x + 0.1, [s["l2_mc"] for s in sine], "s", mfc="none", color="C1",
+           label="‖S∘T − Id‖ (Monte Carlo)")
+    a.set_xticks(x, [f"N={s['N']}\nδ={fmt(s['delta'])}" for s in sine], fontsize=6.5)
+    a.set(yscale="log", xlabel=f"flow (blocks N, amplitude δ), d = {sine[0]['d']}",
+          ylabel="round-trip error (W2 / L², not squared)",
+          title=f"nonlinear inverse errors δ·sin(ω⟨a,·⟩)v\n({r['mc_samples']} samples each)")
+    legend_outside(a, where="below", ncol=1)
+    # KL part: projections can only lower KL (data processing)
+    a = ax[1, 2]
+    for j, p in enumerate(r["projection"]):
+        k = np.arange(1, len(p["ratios"]) + 1)
+        a.plot(k / p["d"], p["ratios"], "o-", color=seed_colors(len(r["projection"]))[j],
+               ms=4 + 5 * (len(p["ratios"]) == 1), mfc="none" if len(p["ratios"]) == 1 else None,
+               label=f"d = {p['d']}")
+    ratio_axis(a, "KL(Π_#ρ_N‖Π_#q) / KL(ρ_N‖q)")
+    a.set(xlim=(0, 1), xlabel="fraction k/d of coordinates kept by Π",
+          title="KL after a projection (not invertible)\n"
+                f"invertible S: max relative change {fmt(r['max_kl_rel_diff_invertible'], 2)}")
+    legend_outside(a, where="below", ncol=1)
     save(fig, path)

@@ -289,6 +289,11 @@ def checks(r: dict) -> list[Check]:
     return rows
 
 
+#: Plain names of the data laws (``SHAPES``) for titles and legends.
+_SHAPE_LABELS = {"mean_shift": "shifted N(0, I)", "anisotropic": "anisotropic",
+                 "singular_ou": "singular + OU"}
+
+
 def plot(r: dict, path) -> None:
     fig, ax = new_figure(1, 3, height=4.6)
     eps = np.asarray(r["eps"])
@@ -326,12 +331,12 @@ def plot(r: dict, path) -> None:
                       label=f"c = {fmt(cv['c'])} (more blocks): slope {fmt(cv['slope'], 3)}")
     a0.loglog(eps, cst * eps**2, **BOUND_STYLE, label=f"bound C(γ,λ)ε², C = {fmt(cst)}")
     a0.set(xlabel="per-block residual ε (W2 per time unit)", ylabel="KL(P‖q̂) (nats)",
-           title=f"(a) KL guarantee (C8): {case['shape']} data,\nd = {case['d']}, "
-                 f"γ = {fmt(g)}, N = ⌈1 + c·log(W₀/ε)/log(1+γλ)⌉ blocks")
+           title=f"(a) KL guarantee (C8): {_SHAPE_LABELS[case['shape']]} data, d = "
+                 f"{case['d']},\nγ = {fmt(g)}, N = ⌈1 + c·log(W₀/ε)/log(1+γλ)⌉ blocks")
     legend_outside(a0, where="below", ncol=1)
 
     a1.axhline(1 / (2 * lam * cst), color="0.4", ls=":", lw=1.2,
-               label="stationary limit (ε²/(2λ)) / (Cε²)")
+               label="stationary limit 1/(2λC)")
     ratio_axis(a1, "KL(P‖q̂) / (C(γ,λ)ε²)")
     plain_log_ticks(a1)
     a1.set(xlabel="per-block residual ε (W2 per time unit)",
@@ -348,8 +353,8 @@ def plot(r: dict, path) -> None:
         x = np.log(1 / eps)
         ok = np.asarray(nm["n_cross"]) > 0
         line, = a2.plot(x[ok], np.asarray(nm["n_cross"])[ok], "o", ms=4,
-                        label=f"{case['shape']}, γ = {fmt(case['gamma'])}: slope "
-                              f"{fmt(nm['slope'], 3)} (predicted {fmt(nm['slope_pred'], 3)})")
+                        label=f"{_SHAPE_LABELS[case['shape']]}, γ = {fmt(case['gamma'])}: slope "
+                              f"{fmt(nm['slope'], 3)} (pred. {fmt(nm['slope_pred'], 3)})")
         a2.plot(x[ok], np.asarray(nm["n_min"])[ok], "_", ms=8, mew=1.5, color=line.get_color())
         x0, y0 = x[ok].mean(), np.asarray(nm["n_cross"])[ok].mean()
         a2.plot(x, y0 + nm["slope_pred"] * (x - x0), "-", lw=0.8, color=line.get_color())

@@ -404,9 +404,9 @@ def _plot_dataset(axes, key: str, r: dict) -> None:
         ax.semilogy(n, np.sqrt([d["eps_sq_hybrid"] for d in diag]), "d-.", mfc="none", ms=8,
                     label="exact score + OT matching")
     ax.set(xlabel="block n", ylabel="residual ε_n (not squared)",
-           title="residual ε_n per block\nKL(data‖generated), nats: forward\n"
-                 f"{fmt(r['kl_fwd'])} ± {fmt(r['kl_fwd_se'], 2)}, backward "
-                 f"{fmt(r['kl_bwd'])} ± {fmt(r['kl_bwd_se'], 2)}")
+           title="residual ε_n per block\nKL(data‖generated), nats:\n"
+                 f"forward {fmt(r['kl_fwd'])} ± {fmt(r['kl_fwd_se'], 2)},\n"
+                 f"backward {fmt(r['kl_bwd'])} ± {fmt(r['kl_bwd_se'], 2)}")
 
 
 def _plot_summary(axes, ds: dict) -> None:

@@ -22,7 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    ratio_axis,
+    save,
+    seed_colors,
+)
+from experiments.gaussian_inexact import plain_log_ticks
 from theory import bounds, gaussian
 from theory.gaussian import build_affine_flow, inexact_trajectory
 from theory.progress import progress
@@ -169,36 +178,64 @@ def checks(r: dict) -> list[Check]:
     ]
 
 
+def _name(ds: dict) -> str:
+    """A data law's name for the figure (superscript exponent instead of ``R^10``)."""
+    return ds["name"].replace("R^10", "R¹⁰")
+
+
 def plot(r: dict, path) -> None:
-    fig, ax = new_figure(1, 3, height=3.5)
+    fig, ax = new_figure(2, 3, height=3.9)
+    dcols = seed_colors(len(r["datasets"]))
+    a, ar = ax[0, 0], ax[1, 0]
     for i, ds in enumerate(r["datasets"]):
         sm = ds["smoothing"]
         de = np.array([x["delta"] for x in sm])
-        ax[0, 0].loglog(de, [x["w2_p_rho"] for x in sm], "o", color=f"C{i}",
-                        label=f"{ds['name']}: W2(P,ρ_δ)")
-        ax[0, 0].loglog(de, [x["bound_a"] for x in sm], "-", color=f"C{i}", lw=0.9,
-                        label="smoothing bound")
-        ax[0, 0].loglog(de, np.sqrt(2 * de * ds["d"]), ":", color=f"C{i}", lw=0.8,
-                        label="√(2δd)")
-    ax[0, 0].set(xlabel="OU smoothing time δ", ylabel="W2(P, ρ_δ)",
-                 title="Cost of smoothing singular data (C10)")
-    ax[0, 0].legend(fontsize=6)
+        a.loglog(de, [x["w2_p_rho"] for x in sm], "o", ms=5, color=dcols[i],
+                 label=f"{_name(ds)}: measured")
+        a.loglog(de, [x["bound_a"] for x in sm], **BOUND_STYLE,
+                 label="bound R6(a): √((1−e⁻ᵟ)²M₂(P) + (1−e⁻²ᵟ)d),\none per data law"
+                 if i == 0 else None)
+        a.loglog(de, np.sqrt(2 * de * ds["d"]), ":", color=dcols[i], lw=1,
+                 label=f"√(2δd), d = {ds['d']}")
+        ar.loglog(de, [x["w2_p_rho"] / x["bound_a"] for x in sm], "o-", ms=4, color=dcols[i],
+                  label=f"{_name(ds)}: R6(a) W2(P, ρ_δ)")
+        ar.loglog(de, [x["w2_rho_q"] / x["bound_b"] for x in sm], "s-.", ms=4, mfc="none",
+                  color=dcols[i], label=f"{_name(ds)}: R6(b) W2(ρ_δ, q)")
+    a.set(xlabel="OU smoothing time δ", ylabel="W2(P, ρ_δ) (not squared)",
+          title="(a) Cost of smoothing singular data P\nby the OU flow for time δ (C10)")
+    legend_outside(a, where="below", ncol=1)
+    ratio_axis(ar, "measured / bound")
+    plain_log_ticks(ar)
+    ar.set(xlabel="OU smoothing time δ",
+           title="(d) Smoothing bounds as measured/bound:\nR6(a) cost, R6(b) contraction by e⁻ᵟ")
+    legend_outside(ar, where="below", ncol=1)
+
     ds = r["datasets"][-1]
     eps = sorted({x["eps"] for x in ds["mixed"]}, reverse=True)
+    ecols = seed_colors(len(eps))
+    a = ax[0, 1]
     for j, e in enumerate(eps):
         rows = sorted([x for x in ds["mixed"] if x["eps"] == e], key=lambda x: x["delta"])
         de = [x["delta"] for x in rows]
-        ax[0, 1].loglog(de, [x["w2_p_qhat"] for x in rows], "o-", color=f"C{j}",
-                        label=f"ε={e:g}: W2(P,q̂)")
-        ax[0, 1].loglog(de, [x["bound_a"] for x in rows], "--", color=f"C{j}", lw=0.8,
-                        label="bound" if j == 0 else None)
-        ax[0, 2].semilogx(de, [x["kl_ratio"] for x in rows], "o-", color=f"C{j}",
-                          label=f"ε={e:g}")
-    ax[0, 1].set(xlabel="OU smoothing time δ", ylabel="W2(P, q̂)",
-                 title=f"Smoothing-accuracy trade-off (C10), {ds['name']}")
-    ax[0, 1].legend(fontsize=6)
-    ax[0, 2].axhline(1.0, color="k", lw=1, label="bound KL = C(γ,λ)ε²")
-    ax[0, 2].set(xlabel="OU smoothing time δ", ylabel="KL(ρ_δ‖q̂) / (C(γ,λ)ε²)", ylim=(0, 1.1),
-                 title="KL part of the guarantee (C10)")
-    ax[0, 2].legend(fontsize=6)
+        a.loglog(de, [x["w2_p_qhat"] for x in rows], "o-", ms=4, color=ecols[j],
+                 label=f"measured, ε = {fmt(e)}")
+        a.loglog(de, [x["bound_a"] for x in rows], **BOUND_STYLE,
+                 label="bound (A), one per ε" if j == 0 else None)
+        for a2, key in ((ax[0, 2], "kl_ratio"), (ax[1, 1], "ratio_a"), (ax[1, 2], "ratio_b")):
+            a2.loglog(de, [x[key] for x in rows], "o-", ms=4, color=ecols[j],
+                      label=f"ε = {fmt(e)}")
+    a.set(xlabel="OU smoothing time δ", ylabel="W2(P, q̂) (not squared)",
+          title=f"(b) Smoothing-accuracy trade-off (C10),\n{_name(ds)}")
+    legend_outside(a, where="below", ncol=2)
+    for a2, lab, title in (
+            (ax[0, 2], "KL(ρ_δ‖q̂) / (C(γ,λ)ε²)",
+             "(c) KL part of the guarantee (C10):\nKL(ρ_δ‖q̂) ≤ C(γ,λ)ε², runs of (b)"),
+            (ax[1, 1], "W2(P, q̂) / bound (A)",
+             "(e) W2 bound (A): W2(P, ρ_δ) + √(2KL/λ_q̂),\nruns of (b)"),
+            (ax[1, 2], "W2(P, q̂) / bound (B)",
+             "(f) W2 bound (B): a priori R6 form,\nruns of (b)")):
+        ratio_axis(a2, lab)
+        plain_log_ticks(a2)
+        a2.set(xlabel="OU smoothing time δ", title=title)
+        legend_outside(a2, where="below", ncol=3)
     save(fig, path)

@@ -38,7 +38,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    ratio_axis,
+    save,
+    seed_colors,
+)
+from experiments.gaussian_inexact import plain_log_ticks
 from theory import bounds
 from theory.oned import (
     Atoms1D,
@@ -273,45 +282,66 @@ def _family_checks(r: dict) -> list[Check]:
 
 
 def plot(r: dict, path) -> None:
-    fig, axes = new_figure(2, 2, height=3.3)
+    fig, axes = new_figure(2, 3, height=3.9)
     deltas = np.asarray(r["deltas"])
+    dcols = seed_colors(len(r["datasets"]))
+    a_s, a_c, a_r, a_m = axes[0, 0], axes[0, 1], axes[0, 2], axes[1, 2]
     for i, (name, d) in enumerate(r["datasets"].items()):
-        col = f"C{i}"
-        rows = d["rows"]
-        axes[0, 0].loglog(deltas, [x["w2_P_rho"] for x in rows], "o-", color=col, ms=3,
-                          label=f"{name}: measured")
-        axes[0, 0].loglog(deltas, [x["w2_P_rho_bound"] for x in rows], "--", color=col, lw=1)
-        axes[0, 1].semilogx(deltas, [x["w2_rho_q"] for x in rows], "o-", color=col, ms=3,
-                            label=name)
-        axes[0, 1].semilogx(deltas, [x["w2_rho_q_bound"] for x in rows], "--", color=col, lw=1)
-        axes[1, 1].loglog([x["w2_P_rho"] for x in rows], [x["kl_N"][-1] for x in rows], "o-",
-                          color=col, ms=3, label=f"{name}, ε = {r['eps_values'][-1]:g}")
-    axes[0, 0].loglog(deltas, np.sqrt(2 * deltas), "k:", lw=1, label="√(2δ)")
-    axes[0, 0].set_xlabel("OU time δ")
-    axes[0, 0].set_ylabel("W2(P, ρ_δ)")
-    axes[0, 0].set_title("cost of OU smoothing (solid) vs its bound (dashed)")
-    axes[0, 0].legend(fontsize=6)
-    axes[0, 1].set_xlabel("OU time δ")
-    axes[0, 1].set_ylabel("W2(ρ_δ, N(0,1))")
-    axes[0, 1].set_title("OU contraction (solid) vs bound e^{-δ}W2(P, N(0,1)) (dashed)")
-    axes[0, 1].legend(fontsize=6)
-    ax = axes[1, 0]
+        col, rows = dcols[i], d["rows"]
+        a_s.loglog(deltas, [x["w2_P_rho"] for x in rows], "o", color=col, ms=5,
+                   label=f"{name}: measured")
+        a_s.loglog(deltas, [x["w2_P_rho_bound"] for x in rows], **BOUND_STYLE,
+                   label="bound R6(a), one per data set" if i == 0 else None)
+        a_c.semilogx(deltas, [x["w2_rho_q"] for x in rows], "o", color=col, ms=5,
+                     label=f"{name}: measured")
+        a_c.semilogx(deltas, [x["w2_rho_q_bound"] for x in rows], **BOUND_STYLE,
+                     label="bound R6(b): e⁻ᵟ W2(P, N(0,1))" if i == 0 else None)
+        a_r.loglog(deltas, [x["w2_P_rho"] / x["w2_P_rho_bound"] for x in rows], "o-", ms=4,
+                   color=col, label=f"{name}: R6(a)")
+        a_r.loglog(deltas, [x["w2_rho_q"] / x["w2_rho_q_bound"] for x in rows], "s-.", ms=4,
+                   mfc="none", color=col, label=f"{name}: R6(b)")
+        a_m.loglog([x["w2_P_rho"] for x in rows], [x["kl_N"][-1] for x in rows], "o-",
+                   color=col, ms=4, label=name)
+    a_s.loglog(deltas, np.sqrt(2 * deltas), ":", color="0.4", lw=1.2, label="√(2δ)")
+    a_s.set(xlabel="OU time δ", ylabel="W2(P, ρ_δ) (not squared)",
+            title="(a) Cost of OU smoothing of atomic data\nP for time δ (C10)")
+    legend_outside(a_s, where="below", ncol=1)
+    a_c.set(xlabel="OU time δ", ylabel="W2(ρ_δ, N(0,1)) (not squared)",
+            title="(b) OU contraction towards N(0, 1)")
+    legend_outside(a_c, where="below", ncol=1)
+    ratio_axis(a_r, "measured / bound")
+    plain_log_ticks(a_r)
+    a_r.set(xlabel="OU time δ", title="(c) Panels (a) and (b) as measured/bound:\n"
+                                      "R6(a) attained as δ → 0")
+    legend_outside(a_r, where="below", ncol=1)
+    a_m.set(xlabel="W2(P, ρ_δ) (W2 half of the guarantee, not squared)",
+            ylabel="KL(ρ_N‖N(0,1)) (KL half, nats)",
+            title=f"(f) Mixed KL/W2 guarantee over δ,\nsmallest ε = {fmt(r['eps_values'][-1])}")
+    legend_outside(a_m, where="below", ncol=1)
+
     name0 = next(iter(r["datasets"]))
-    for j, row in enumerate(r["datasets"][name0]["rows"]):
+    rows0 = r["datasets"][name0]["rows"]
+    cols = seed_colors(len(rows0))
+    a_k, a_kr = axes[1, 0], axes[1, 1]
+    for j, row in enumerate(rows0):
         e = np.asarray(row["eps_measured"][1:])
-        ax.loglog(e, row["kl_N"][1:], "o-", ms=3, color=f"C{j}",
-                  label=f"δ={row['delta']:g} (start: KL(ρ_δ‖N(0,1)) = {row['kl_rho_delta']:.2f})")
-        ax.loglog(e, row["kl_bound"][1:], "--", color=f"C{j}", lw=0.8)
+        kl, kb = np.asarray(row["kl_N"][1:]), np.asarray(row["kl_bound"][1:])
+        lab = f"δ = {fmt(row['delta'])}, KL(ρ_δ‖N(0,1)) = {fmt(row['kl_rho_delta'], 2)}"
+        a_k.loglog(e, kl, "o-", ms=4, color=cols[j], label=lab)
+        a_k.loglog(e, kb, **BOUND_STYLE,
+                   label="bound (theory.bounds.kl_after_n), one per δ" if j == 0 else None)
+        a_kr.loglog(e, kl / kb, "o-", ms=4, color=cols[j], label=f"δ = {fmt(row['delta'])}")
     ev = np.asarray(r["eps_values"])
-    ax.loglog(ev, 0.5 * ev**2, "k:", lw=1, label="ε²/2 (LSI stationary value)")
+    a_k.loglog(ev, 0.5 * ev**2, ":", color="0.4", lw=1.2, label="ε²/2 (LSI stationary value)")
     lo, hi = r["kl_eps_slope_range"]
-    ax.set_xlabel("per-step residual ε")
-    ax.set_ylabel("KL(ρ_N ‖ N(0,1)) after N(ε) steps (nats)")
-    ax.set_title(f"{name0}: KL vs ε (dashed: bound); slopes {lo:.2f}…{hi:.2f}", fontsize=8)
-    ax.legend(fontsize=5.5)
-    ax = axes[1, 1]
-    ax.set_xlabel("W2(P, ρ_δ) (W2 half of the guarantee)")
-    ax.set_ylabel("KL(ρ_N ‖ N(0,1)) (KL half, nats)")
-    ax.set_title("mixed KL/W2 guarantee over δ (smallest ε)")
-    ax.legend(fontsize=6)
+    a_k.set(xlabel="per-step residual ε (W2 per time unit)",
+            ylabel="KL(ρ_N‖N(0,1)) after N(ε) steps (nats)",
+            title=f"(d) {name0}: KL vs ε, log-log slopes\n"
+                  f"{fmt(lo, 3)} to {fmt(hi, 3)} over δ and the data sets")
+    legend_outside(a_k, where="below", ncol=1)
+    ratio_axis(a_kr, "KL(ρ_N‖N(0,1)) / bound")
+    plain_log_ticks(a_kr)
+    a_kr.set(xlabel="per-step residual ε (W2 per time unit)",
+             title="(e) The runs of (d) as measured/bound")
+    legend_outside(a_kr, where="below", ncol=2)
     save(fig, path)
