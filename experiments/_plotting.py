@@ -20,12 +20,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import ScaledTranslation
 
 from theory.io import atomic_path
 
-__all__ = ["AUDITS", "BOUND_STYLE", "audit", "drop_unused", "fmt", "legend_outside",
-           "new_figure", "plt", "ratio_axis", "save", "seed_colors"]
+__all__ = ["ATTAINED", "AUDITS", "BOUND_STYLE", "audit", "drop_unused", "fmt", "legend_outside",
+           "new_figure", "plain_log_ticks", "plt", "ratio_axis", "save", "seed_colors",
+           "slack_axis", "slack_points"]
 
 #: Problems found by :func:`audit` in each figure saved in this process, keyed by file name
 #: (the smoke test asserts that every experiment's figure has none).
@@ -122,3 +125,45 @@ def save(fig, path: Path) -> None:
             fig.savefig(tmp)
     finally:
         plt.close(fig)
+
+
+#: A measured/bound ratio within this of 1 counts as the bound attained (round-off of the ratios,
+#: a few ulps of 1); on a slack axis such ratios are drawn on the "attained" line.
+ATTAINED = 1e-14
+
+
+def slack_points(ax, x, ratios, *, tol: float = ATTAINED, **kw) -> None:
+    """Plot the slack s = 1 − measured/bound of ``ratios`` against ``x`` (for :func:`slack_axis`).
+
+    A sharp bound is invisible on a linear ratio axis (every marker at 1.0); the slack on a log
+    axis shows how close each measurement comes: s ≥ 0 means the bound holds, and the smaller s,
+    the tighter the bound. |s| < ``tol`` (attained up to round-off or solver accuracy) is drawn
+    at ``tol``, on the "bound attained" line; a violation (s < −tol) is drawn as a red cross at
+    |s|. ``kw`` goes to ``ax.plot`` (marker, colour, line style, label).
+    """
+    x, s = np.asarray(x, dtype=float), 1.0 - np.asarray(ratios, dtype=float)
+    ax.plot(x, np.where(np.abs(s) < tol, tol, np.abs(s)), **kw)
+    bad = s < -tol
+    if bad.any():
+        ax.plot(x[bad], -s[bad], "x", color="red", ms=8, label="violation (ratio − 1 shown)")
+
+
+def slack_axis(ax, *, tol: float = ATTAINED) -> None:
+    """Log y axis for :func:`slack_points`, with the attained bound drawn as a line at ``tol``."""
+    ax.set_yscale("log")
+    ax.axhline(tol, label=f"bound attained (|1 − ratio| < {tol:.0e})", **BOUND_STYLE)
+    ax.set_ylabel("slack 1 − measured/bound")
+
+
+def plain_log_ticks(ax, axes: str = "y") -> None:
+    """Label log axes (``axes``: "x", "y" or "xy") with plain numbers (0.8, not 8×10⁻¹); minor
+    ticks are labelled only while the axis spans less than a decade, so labels never crowd."""
+    for name in axes:
+        axis, lim = (ax.xaxis, ax.get_xlim) if name == "x" else (ax.yaxis, ax.get_ylim)
+
+        def minor(v, _pos, lim=lim):
+            lo, hi = lim()
+            return f"{v:g}" if hi < 10 * lo else ""
+
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        axis.set_minor_formatter(FuncFormatter(minor))

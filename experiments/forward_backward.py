@@ -32,7 +32,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    plain_log_ticks,
+    ratio_axis,
+    save,
+    seed_colors,
+    slack_axis,
+    slack_points,
+)
 from theory import bounds, gaussian
 from theory.gaussian import (
     GaussianPath,
@@ -258,41 +269,96 @@ def checks(r: dict) -> list[Check]:
     ]
 
 
+def _style_keys(ax) -> None:
+    """Legend proxies: solid = forward-backward, dotted = JKO (colours are given per line)."""
+    ax.plot([], [], "-", lw=1.4, color="0.3", label="forward-backward (FB)")
+    ax.plot([], [], ":", lw=1.6, color="0.3", label="JKO")
+
+
 def plot(r: dict, path) -> None:
-    fig, ax = new_figure(1, 3, height=3.5)
+    fig, ax = new_figure(2, 3, height=4.0)
     ps = [p for p in r["pairs"] if p["d"] == r["pairs"][0]["d"]]
-    for i, p in enumerate(ps[:: max(1, len(ps) // 3)]):
-        col = f"C{i}"
+    ps = ps[:: max(1, len(ps) // 3)]
+    cols = seed_colors(len(ps))
+    a, ar = ax[0, 0], ax[1, 0]
+    for i, p in enumerate(ps):
+        w_fb, w_j = np.asarray(p["w_fb"]), np.asarray(p["w_jko"])
+        n = np.arange(w_fb.size)
+        a.semilogy(n, w_fb, "-", lw=1.4, color=cols[i],
+                   label=f"γ = {fmt(p['frac'], 2)} · 2/λmax(Q)")
+        a.semilogy(n, w_j, ":", lw=1.6, color=cols[i])
+        ok, okj = w_fb[:-1] > 1e-6 * w_fb[0], w_j[:-1] > 1e-6 * w_j[0]
+        ar.plot(n[1:][ok], w_fb[1:][ok] / w_fb[:-1][ok] / p["kappa"], "-", lw=1.4,
+                color=cols[i], label=f"γ = {fmt(p['frac'], 2)} · 2/λmax(Q)")
+        ar.plot(n[1:][okj], w_j[1:][okj] / w_j[:-1][okj]
+                / bounds.w2_contraction_factor(p["gamma"], p["lam"]), ":", lw=1.6,
+                color=cols[i])
+    for i, p in enumerate(ps):
         n = np.arange(len(p["w_fb"]))
-        ax[0, 0].semilogy(n, p["w_fb"], "-", color=col,
-                          label=f"forward-backward γ={p['gamma']:.2f} (κ={p['kappa']:.2f})")
-        ax[0, 0].semilogy(n, p["w_jko"], "--", color=col, label=f"JKO γ={p['gamma']:.2f}")
-        ax[0, 0].semilogy(n, p["w_fb"][0] * p["kappa"] ** n, ":", color=col, lw=0.8)
-    ax[0, 0].set(xlabel="step n", ylabel="W2(ρ_n, q)", ylim=(1e-14, None),
-                 title="W2 to the fixed point (C14): forward-backward\n"
-                       "(solid), JKO (dashed), κⁿ W2(ρ_0) (dotted)")
-    ax[0, 0].legend(fontsize=6)
+        a.semilogy(n, p["w_fb"][0] * p["kappa"] ** n, **BOUND_STYLE,
+                   label="bound for FB: κⁿ W2(ρ_0, q*_γ)" if i == 0 else None)
+    _style_keys(a)
+    _style_keys(ar)
+    a.set(xlabel="step n", ylabel="W2(ρ_n, fixed point) (not squared)",
+          title=f"(a) Convergence (C14), d = {ps[0]['d']}: to q*_γ (FB),\nto q (JKO)")
+    legend_outside(a, where="below", ncol=1)
+    ratio_axis(ar, "Wₙ₊₁/Wₙ / bound factor")
+    plain_log_ticks(ar)
+    ar.set(xlabel="step n", title="(d) One-step contraction of (a) as measured/\n"
+                                  "bound: factor κ (FB), 1/(1+γλ) (JKO)")
+    legend_outside(ar, where="below", ncol=1)
+
     st = r["stability"]
     gam = np.asarray(st["gammas"])
-    ax[0, 1].semilogy(gam, st["w30_fb"], "o-", label="forward-backward")
-    ax[0, 1].semilogy(gam, st["w30_jko"], "s-", label="JKO")
-    ax[0, 1].axvline(st["limit"], color="k", ls="--", lw=0.8,
-                     label="2/λmax(Q): forward-backward unstable")
-    ax[0, 1].axvline(st["limit"] / 2, color="k", ls=":", lw=0.8,
-                     label="1/λmax(Q): forward-backward biased beyond\n"
-                           "(along directions with γq_i > 1)")
-    ax[0, 1].axhline(st["w0"], color="gray", lw=0.8, label="initial W2")
-    ax[0, 1].set(xlabel="step size γ", ylabel="W2(ρ_30, q)",
-                 title="Stability limit of the explicit step (C14)")
-    ax[0, 1].legend(fontsize=7)
+    a = ax[0, 1]
+    a.semilogy(gam, st["w30_fb"], "o-", ms=4, label="forward-backward (FB)")
+    a.semilogy(gam, st["w30_jko"], "s-", ms=4, label="JKO")
+    a.axvline(st["limit"], color="0.3", ls="-.", lw=1.2, label="γ = 2/λmax(Q): FB unstable beyond")
+    a.axvline(st["limit"] / 2, color="0.3", ls=":", lw=1.2,
+              label="γ = 1/λmax(Q): FB biased beyond")
+    a.axhline(st["w0"], color="0.6", lw=1, label="W2(ρ_0, q)")
+    a.set(xlabel=f"step size γ (λmax(Q) = {fmt(2 / st['limit'])})",
+          ylabel="W2(ρ_30, q) (not squared)",
+          title="(b) Stability limit of the explicit step\n(C14), after 30 steps")
+    legend_outside(a, where="below", ncol=1)
+
     inx = r["inexact"]
+    k, g, lam = inx["kappa"], inx["gamma"], inx["lam"]
+    ecols = seed_colors(len(inx["rows"]))
+    a, asl = ax[0, 2], ax[1, 1]
     for i, row in enumerate(inx["rows"]):
-        n = np.arange(len(row["w_fb"]))
-        ax[0, 2].semilogy(n, row["w_fb"], "-", color=f"C{i}",
-                          label=f"forward-backward ε={row['eps']:g}")
-        ax[0, 2].semilogy(n, row["w_jko"], "--", color=f"C{i}", label=f"JKO ε={row['eps']:g}")
-        ax[0, 2].axhline(row["floor_fb"], color=f"C{i}", lw=0.6, ls=":")
-    ax[0, 2].set(xlabel="step n", ylabel="W2(ρ_n, q)",
-                 title=f"Inexact steps (C14), γ={inx['gamma']:.2f}\n(dotted: floor γε/(1−κ))")
-    ax[0, 2].legend(fontsize=6, ncol=2)
+        w_fb = np.asarray(row["w_fb"])
+        n = np.arange(w_fb.size)
+        bound = k**n * w_fb[0] + g * row["eps"] * (1 - k**n) / (1 - k)
+        a.semilogy(n, w_fb, "-", lw=1.4, color=ecols[i], label=f"ε = {fmt(row['eps'])}")
+        a.semilogy(n, row["w_jko"], ":", lw=1.6, color=ecols[i])
+        a.semilogy(n, bound, **BOUND_STYLE,
+                   label="bound for FB: κⁿW₀ + γε(1−κⁿ)/(1−κ)" if i == 0 else None)
+        slack_points(asl, n[1:], w_fb[1:] / bound[1:], color=ecols[i], lw=1.4,
+                     label=f"ε = {fmt(row['eps'])}")
+    _style_keys(a)
+    a.set(xlabel="step n", ylabel="W2(ρ_n, q) (not squared)",
+          title=f"(c) Inexact prox steps (C14), γ = {fmt(g)};\n"
+                f"floor γε/(1−κ) = ε/λ, λ = {fmt(lam)}")
+    legend_outside(a, where="below", ncol=2)
+    slack_axis(asl)
+    asl.set(xlabel="step n", title="(e) How tight the FB bound of (c) is:\n"
+                                   "attained once ε dominates")
+    legend_outside(asl, where="below", ncol=2)
+
+    a = ax[1, 2]
+    lr = r["local_rates"]
+    a.loglog([x["mean_pred"] for x in lr], [x["mean_measured"] for x in lr], "o", ms=5,
+             label="means, predicted |1 − γq_i|")
+    std = [x for x in lr if x["std_measured"]]
+    a.loglog([x["std_pred"] for x in std], [x["std_measured"] for x in std], "s", ms=6,
+             mfc="none", label="standard deviations,\npredicted a_i/(2 − a_i), a_i = |1 − γq_i|")
+    vals = [x["mean_pred"] for x in lr if x["mean_pred"] > 0] + [x["std_pred"] for x in std]
+    lo = min(vals) * 0.8
+    a.loglog([lo, 1], [lo, 1], "-", lw=0.8, color="0.4", label="measured = predicted")
+    a.set(xlabel="predicted contraction factor per step",
+          ylabel="measured contraction factor per step",
+          title="(f) Local rates of FB, diagonal Q\n"
+                f"(largest relative error {fmt(r['local_rate_rel_err'], 2)})")
+    legend_outside(a, where="below", ncol=1)
     save(fig, path)

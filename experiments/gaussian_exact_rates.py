@@ -34,11 +34,13 @@ from experiments._plotting import (
     fmt,
     legend_outside,
     new_figure,
+    plain_log_ticks,
     ratio_axis,
     save,
     seed_colors,
+    slack_axis,
+    slack_points,
 )
-from experiments.gaussian_inexact import plain_log_ticks, slack_axis, slack_points
 from theory import bounds
 from theory.gaussian import general_trajectory, jko_step, random_rotation, standard_trajectory
 from theory.progress import progress

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import ot.gaussian
-from matplotlib.ticker import FuncFormatter
 from numpy.polynomial.hermite_e import hermegauss
 
 from experiments._api import Check, ratio_check
@@ -50,6 +49,8 @@ from experiments._plotting import (
     ratio_axis,
     save,
     seed_colors,
+    slack_axis,
+    slack_points,
 )
 from theory import bounds, gaussian
 from theory.gaussian import INEXACT_KINDS, inexact_trajectory, random_rotation
@@ -393,45 +394,6 @@ def run(cfg: Config) -> dict:
 # ----------------------------------------------------------------------------------------------
 # Plot and checks
 # ----------------------------------------------------------------------------------------------
-
-
-#: A measured/bound ratio within this of 1 counts as the bound attained (round-off of the ratios,
-#: a few ulps of 1); on a slack axis such ratios are drawn on the "attained" line.
-ATTAINED = 1e-14
-
-
-def slack_points(ax, x, ratios, *, tol: float = ATTAINED, **kw) -> None:
-    """Plot the slack s = 1 − measured/bound of ``ratios`` against ``x`` (for :func:`slack_axis`).
-
-    A sharp bound is invisible on a linear ratio axis (every marker at 1.0); the slack on a log
-    axis shows how close each measurement comes: s ≥ 0 means the bound holds, and the smaller s,
-    the tighter the bound. |s| < ``tol`` (attained up to round-off or solver accuracy) is drawn
-    at ``tol``, on the "bound attained" line; a violation (s < −tol) is drawn as a red cross at
-    |s|. ``kw`` goes to ``ax.plot`` (marker, colour, line style, label).
-    """
-    x, s = np.asarray(x, dtype=float), 1.0 - np.asarray(ratios, dtype=float)
-    ax.plot(x, np.where(np.abs(s) < tol, tol, np.abs(s)), **kw)
-    bad = s < -tol
-    if bad.any():
-        ax.plot(x[bad], -s[bad], "x", color="red", ms=8, label="violation (ratio − 1 shown)")
-
-
-def slack_axis(ax, *, tol: float = ATTAINED) -> None:
-    """Log y axis for :func:`slack_points`, with the attained bound drawn as a line at ``tol``."""
-    ax.set_yscale("log")
-    ax.axhline(tol, label=f"bound attained (|1 − ratio| < {tol:.0e})", **BOUND_STYLE)
-    ax.set_ylabel("slack 1 − measured/bound")
-
-
-def plain_log_ticks(ax) -> None:
-    """Label a log y axis with plain numbers (0.8, not 8×10⁻¹); minor ticks are labelled only
-    while the axis spans less than a decade, so labels never crowd."""
-    def minor(v, _pos):
-        lo, hi = ax.get_ylim()
-        return f"{v:g}" if hi < 10 * lo else ""
-
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
 
 
 def plot(r: dict, path) -> None:

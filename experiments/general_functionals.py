@@ -45,11 +45,13 @@ from experiments._plotting import (
     fmt,
     legend_outside,
     new_figure,
+    plain_log_ticks,
     ratio_axis,
     save,
     seed_colors,
+    slack_axis,
+    slack_points,
 )
-from experiments.gaussian_inexact import plain_log_ticks, slack_axis, slack_points
 from theory import bounds
 from theory.oned import (
     AbsInteraction,
@@ -499,8 +501,8 @@ def _eps_check(r: dict) -> Check:
 
 #: Plain-language names of the functionals for figure legends.
 _CASE_LABELS = {
-    "kl_quartic": "KL to e^{-V}/Z, V = x²/2 + x⁴/4",
-    "kl_logcosh": "KL to e^{-V}/Z, V = x²/2 + 2 log cosh x",
+    "kl_quartic": "KL to e⁻ⱽ/Z, V = x²/2 + x⁴/4",
+    "kl_logcosh": "KL to e⁻ⱽ/Z, V = x²/2 + 2 log cosh x",
     "pme2": "porous medium m = 2, confined by x²/2",
     "pme3": "porous medium m = 3, confined by x²/2",
     "interaction": "x²/2 + entropy + interaction z²/2 + |z|/2",

@@ -31,7 +31,16 @@ import numpy as np
 from scipy import stats
 
 from experiments._api import Check, ratio_check
-from experiments._plotting import new_figure, save
+from experiments._plotting import (
+    BOUND_STYLE,
+    fmt,
+    legend_outside,
+    new_figure,
+    plain_log_ticks,
+    ratio_axis,
+    save,
+    seed_colors,
+)
 from theory import bounds
 from theory.oned import (
     Entropy,
@@ -208,37 +217,60 @@ def _family_check(r: dict) -> Check:
         f"closed form is ≤ 1/4); FAMILY_RTOL from the solver's accuracy (module constants)")
 
 
+#: Plain names of the two potentials.
+_POT_LABELS = {"quartic": "V = x⁴/4", "sqrt": "V = √(1+x²)"}
+
+
+def _gamma_styles(gammas) -> dict:
+    """One line style per step size γ (dashed is kept for bounds)."""
+    return dict(zip(sorted(gammas), ["-", "-.", ":", (0, (1, 1)), (0, (5, 1))], strict=False))
+
+
 def plot(r: dict, path) -> None:
-    fig, axes = new_figure(1, 3, height=3.4)
+    fig, axes = new_figure(1, 3, height=4.6)
+    styles = _gamma_styles({x["gamma"] for x in r["runs"]})
     for j, pot in enumerate(("quartic", "sqrt")):
         ax = axes[0, j]
-        for i, run in enumerate(x for x in r["runs"] if x["potential"] == pot):
+        runs = [x for x in r["runs"] if x["potential"] == pot]
+        datas = list(dict.fromkeys(x["data"] for x in runs))
+        cols = dict(zip(datas, seed_colors(len(datas)), strict=True))
+        for k, run in enumerate(runs):
             nn = np.arange(1, len(run["gap"]) + 1)
-            col = f"C{i % 10}"
-            sl = run["late_loglog_slope"]
-            sl_txt = (f"log-log slope {float(sl):.1f}" if sl is not None and sl != "nan"
-                      else "too few steps for a slope")
-            ax.loglog(nn, np.maximum(run["gap"], 1e-300), color=col, lw=1,
-                      label=f"{run['data']}, γ={run['gamma']} ({sl_txt})")
-            ax.loglog(nn, run["bound"], color=col, ls="--", lw=0.8)
-        top = max(max(x["bound"]) for x in r["runs"] if x["potential"] == pot)
+            ax.loglog(nn, np.maximum(run["gap"], 1e-300), color=cols[run["data"]], lw=1.3,
+                      ls=styles[run["gamma"]])
+            ax.loglog(nn, run["bound"], **{**BOUND_STYLE, "lw": 0.8},
+                      label="bound W2²(ρ_0, ν)/(2γn), one per run" if k == 0 else None)
+        for dname, col in cols.items():
+            ax.plot([], [], color=col, lw=1.5, label=f"data {dname}")
+        for g, ls in styles.items():
+            ax.plot([], [], color="0.3", ls=ls, lw=1.3, label=f"γ = {fmt(g)}")
+        slopes = [float(x["late_loglog_slope"]) for x in runs
+                  if x["late_loglog_slope"] not in (None, "nan")]
+        top = max(max(x["bound"]) for x in runs)
         ax.set_ylim(1e-10, 10 * top)
-        ax.set_xlabel("step n")
-        ax.set_ylabel("G(ρ_n) − G(ν) (nats)")
-        ax.set_title(("V = x⁴/4" if pot == "quartic" else "V = √(1+x²)") +
-                     " + entropy (λ = 0)\ngap (solid) vs bound W2²(ρ0,ν)/(2γn) (dashed)",
-                     fontsize=8)
-        ax.legend(fontsize=5.5)
+        if not slopes:
+            slope_txt = "too few steps for a late slope"
+        elif min(slopes) == max(slopes):
+            slope_txt = f"late log-log slope {fmt(slopes[0], 2)}"
+        else:
+            slope_txt = f"late log-log slopes {fmt(min(slopes), 2)} to {fmt(max(slopes), 2)}"
+        ax.set(xlabel="step n", ylabel="G(ρ_n) − G(ν) (nats)",
+               title=f"({'ab'[j]}) {_POT_LABELS[pot]} + entropy (λ = 0): gap vs the "
+                     f"O(1/n)\nbound; {slope_txt}")
+        legend_outside(ax, where="below", ncol=2)
     ax = axes[0, 2]
+    pcols = {"quartic": "tab:purple", "sqrt": "tab:brown"}  # not the data colours of (a), (b)
     for run in r["runs"]:
         nn = np.arange(1, len(run["ratio"]) + 1)
-        ax.semilogx(nn, run["ratio"], color="C0" if run["potential"] == "quartic" else "C1",
-                    lw=0.8)
-    ax.plot([], [], color="C0", label="V = x⁴/4")
-    ax.plot([], [], color="C1", label="V = √(1+x²)")
-    ax.axhline(1.0, color="k", ls="--", lw=1, label="bound")
-    ax.set_xlabel("step n")
-    ax.set_ylabel("gap / bound")
-    ax.set_title(f"gap / O(1/n) bound (C16), worst {r['worst_ratio']:.3f}")
-    ax.legend(fontsize=7)
+        ax.loglog(nn, np.maximum(run["ratio"], 1e-300), color=pcols[run["potential"]], lw=1,
+                  ls=styles[run["gamma"]])
+    for pot, col in pcols.items():
+        ax.plot([], [], color=col, lw=1.5, label=_POT_LABELS[pot])
+    ratio_axis(ax, "gap / bound")
+    plain_log_ticks(ax)
+    ax.set_ylim(1e-3, 2)
+    ax.set(xlabel="step n",
+           title="(c) All runs as measured/bound\n"
+                 f"(C16; worst {fmt(r['worst_ratio'], 2)}; line style: γ)")
+    legend_outside(ax, where="below", ncol=1)
     save(fig, path)

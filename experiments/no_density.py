@@ -27,11 +27,11 @@ from experiments._plotting import (
     fmt,
     legend_outside,
     new_figure,
+    plain_log_ticks,
     ratio_axis,
     save,
     seed_colors,
 )
-from experiments.gaussian_inexact import plain_log_ticks
 from theory import bounds, gaussian
 from theory.gaussian import build_affine_flow, inexact_trajectory
 from theory.progress import progress

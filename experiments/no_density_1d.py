@@ -43,11 +43,11 @@ from experiments._plotting import (
     fmt,
     legend_outside,
     new_figure,
+    plain_log_ticks,
     ratio_axis,
     save,
     seed_colors,
 )
-from experiments.gaussian_inexact import plain_log_ticks
 from theory import bounds
 from theory.oned import (
     Atoms1D,
@@ -282,7 +282,7 @@ def _family_checks(r: dict) -> list[Check]:
 
 
 def plot(r: dict, path) -> None:
-    fig, axes = new_figure(2, 3, height=3.9)
+    fig, axes = new_figure(2, 3, height=4.1)
     deltas = np.asarray(r["deltas"])
     dcols = seed_colors(len(r["datasets"]))
     a_s, a_c, a_r, a_m = axes[0, 0], axes[0, 1], axes[0, 2], axes[1, 2]
@@ -305,18 +305,20 @@ def plot(r: dict, path) -> None:
     a_s.loglog(deltas, np.sqrt(2 * deltas), ":", color="0.4", lw=1.2, label="√(2δ)")
     a_s.set(xlabel="OU time δ", ylabel="W2(P, ρ_δ) (not squared)",
             title="(a) Cost of OU smoothing of atomic data\nP for time δ (C10)")
+    plain_log_ticks(a_s, "xy")
     legend_outside(a_s, where="below", ncol=1)
     a_c.set(xlabel="OU time δ", ylabel="W2(ρ_δ, N(0,1)) (not squared)",
             title="(b) OU contraction towards N(0, 1)")
     legend_outside(a_c, where="below", ncol=1)
     ratio_axis(a_r, "measured / bound")
     plain_log_ticks(a_r)
-    a_r.set(xlabel="OU time δ", title="(c) Panels (a) and (b) as measured/bound:\n"
-                                      "R6(a) attained as δ → 0")
+    a_r.set(xlabel="OU time δ", title="(c) (a) and (b) as measured/bound;\n"
+                                      "R6(a) is attained as δ → 0")
     legend_outside(a_r, where="below", ncol=1)
-    a_m.set(xlabel="W2(P, ρ_δ) (W2 half of the guarantee, not squared)",
-            ylabel="KL(ρ_N‖N(0,1)) (KL half, nats)",
-            title=f"(f) Mixed KL/W2 guarantee over δ,\nsmallest ε = {fmt(r['eps_values'][-1])}")
+    a_m.set(xlabel="W2(P, ρ_δ) (not squared)", ylabel="KL(ρ_N‖N(0,1)) (nats)",
+            title="(f) Both halves of the mixed guarantee\nover δ, "
+                  f"ε = {fmt(r['eps_values'][-1])}")
+    plain_log_ticks(a_m, "xy")
     legend_outside(a_m, where="below", ncol=1)
 
     name0 = next(iter(r["datasets"]))
@@ -326,10 +328,10 @@ def plot(r: dict, path) -> None:
     for j, row in enumerate(rows0):
         e = np.asarray(row["eps_measured"][1:])
         kl, kb = np.asarray(row["kl_N"][1:]), np.asarray(row["kl_bound"][1:])
-        lab = f"δ = {fmt(row['delta'])}, KL(ρ_δ‖N(0,1)) = {fmt(row['kl_rho_delta'], 2)}"
+        lab = f"δ = {fmt(row['delta'])} (KL at start {fmt(row['kl_rho_delta'], 2)})"
         a_k.loglog(e, kl, "o-", ms=4, color=cols[j], label=lab)
         a_k.loglog(e, kb, **BOUND_STYLE,
-                   label="bound (theory.bounds.kl_after_n), one per δ" if j == 0 else None)
+                   label="bound, one per δ" if j == 0 else None)
         a_kr.loglog(e, kl / kb, "o-", ms=4, color=cols[j], label=f"δ = {fmt(row['delta'])}")
     ev = np.asarray(r["eps_values"])
     a_k.loglog(ev, 0.5 * ev**2, ":", color="0.4", lw=1.2, label="ε²/2 (LSI stationary value)")
@@ -338,7 +340,7 @@ def plot(r: dict, path) -> None:
             ylabel="KL(ρ_N‖N(0,1)) after N(ε) steps (nats)",
             title=f"(d) {name0}: KL vs ε, log-log slopes\n"
                   f"{fmt(lo, 3)} to {fmt(hi, 3)} over δ and the data sets")
-    legend_outside(a_k, where="below", ncol=1)
+    legend_outside(a_k, where="below", ncol=2)
     ratio_axis(a_kr, "KL(ρ_N‖N(0,1)) / bound")
     plain_log_ticks(a_kr)
     a_kr.set(xlabel="per-step residual ε (W2 per time unit)",
