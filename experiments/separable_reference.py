@@ -438,6 +438,7 @@ def plot(r: dict, path) -> None:
     ax.set_ylim(min(lows + [1e-6]) / 3, 0.1)
     ax.set_xticks(xs, labels, fontsize=7)
     ax.set_ylabel("objective difference (nats)")
+    ax.set_xlabel("data set and JKO block")
     ax.set_title(f"(b) direct minimisation over non-product maps, d = 2, "
                  f"{r['direct_n_nodes']}² points:\nthe product is beaten only by the "
                  "discretisation, O(h⁴)")
