@@ -15,7 +15,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@echo "installing the project and its dependencies into $(VENV) (about a minute) ..."
-	$(PY) -m pip install --progress-bar off -c constraints.txt -e ".[test]"
+	# setuptools prints an informational BuildBackendWarning for every editable install (all three
+	# editable modes); it is not about this package, so it is silenced here.
+	PYTHONWARNINGS="ignore::UserWarning" $(PY) -m pip install --progress-bar off -c constraints.txt -e ".[test]"
 	touch $@
 
 setup: $(VENV)/.installed
