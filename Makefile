@@ -11,12 +11,12 @@ JOBS ?= 1
 
 .PHONY: setup main test test-slow lint bench checks figures
 
+# setuptools prints an informational BuildBackendWarning for every editable install (in all three
+# editable modes); it is not about this package, so the install silences UserWarnings.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@echo "installing the project and its dependencies into $(VENV) (about a minute) ..."
-	# setuptools prints an informational BuildBackendWarning for every editable install (all three
-	# editable modes); it is not about this package, so it is silenced here.
 	PYTHONWARNINGS="ignore::UserWarning" $(PY) -m pip install --progress-bar off -c constraints.txt -e ".[test]"
 	touch $@
 
