@@ -1,31 +1,40 @@
 """Command line: ``python -m experiments list | run NAME...|all | plot NAME...|all | checks``.
 
-Also ``python -m experiments bench [NAME...]`` for the timing benchmarks, and
+Also ``python -m experiments bench [NAME...]`` for the timing benchmarks,
 ``python -m experiments mutants [--only ID...]`` for the mutation test of the checks
-(docs/mutants.md).
+(docs/mutants.md), and ``python -m experiments compare DIR_A DIR_B`` to compare two results
+folders number for number (docs/numerics.md, "Executors").
+
+``run`` computes every experiment case by case (``experiments/_cases.py``) on an executor:
+``--executor serial`` (default), ``processes`` or ``dask`` with ``--workers N`` (a Dask
+``LocalCluster``) or ``--address tcp://host:port`` (a running scheduler, e.g. from dask-jobqueue);
+``--jobs N`` is shorthand for ``--executor processes --workers N``. Records are bit-identical
+whatever the executor (``--threads N`` torch/BLAS threads per case, default 1, is part of the
+record). ``--seeds 0-9`` writes one record per seed of every stochastic experiment.
+Finished cases are cached (``results/.cases/``): after a crash, a killed worker or Ctrl-C, the
+same command recomputes only the missing cases.
 
 Options: ``--profile quick|full``, ``--seed N`` (N >= 0; a non-default seed writes
-``<name>.seed<N>.json``), ``--jobs N`` (N >= 1 experiments in parallel processes),
-``--device cpu|cuda`` (torch experiments only), ``run --overwrite-evidence`` (required to replace
-committed full-profile results); ``checks --allow-stale`` accepts results whose source
-fingerprint differs from the current code, ``checks --output PATH`` writes the report elsewhere.
-Command-line errors print one line naming the argument or file and exit with status 2. Ctrl-C
-prints one line and exits with status 130 (with ``--jobs N`` too: the workers stop quietly); a
-neural experiment's training checkpoints (``results/.checkpoints/``) survive it, so its next run
-resumes after the last finished block.
+``<name>.seed<N>.json``), ``--device cpu|cuda`` (torch experiments only), ``--results-dir``,
+``--figures-dir``, ``run --overwrite-evidence`` (required to replace committed full-profile
+results), ``run --summary PATH`` (the sweep's timings, JSON); ``checks --allow-stale`` accepts
+results whose source fingerprint differs from the current code, ``checks --output PATH`` writes
+the report elsewhere. Command-line errors print one line naming the argument or file and exit
+with status 2. Ctrl-C prints one line and exits with status 130 (the workers stop quietly); a
+neural experiment's training checkpoints (``results/.checkpoints/``) and the finished cases
+survive it, so the next run resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from experiments import _io, _runner
+from experiments._executors import EXECUTORS
 from experiments._paper_checks import render, write
 
 
@@ -81,116 +90,114 @@ def _names(args_names: list[str]) -> list[str]:
     return args_names
 
 
-def _run_task(task: tuple[str, str, int | None, str | None]) -> tuple[str, float, str | None]:
-    """Run one experiment; return (name, wall time, error text or None) instead of raising."""
-    name, profile, seed, device = task
-    t0 = time.perf_counter()
+def _seed_list(text: str) -> list[int]:
+    """``"0-9"``, ``"0,3,5-7"`` -> sorted distinct seeds (each >= 0)."""
+    seeds: set[int] = set()
     try:
-        rec = _runner.run_one(name, profile, seed=seed, device=device)
-    except Exception as exc:  # recorded by run_one in a failure record; reported below
-        return name, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
-    return name, rec["wall_time_s"], None
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            a, b = int(lo), int(hi) if hi else int(lo)
+            if a < 0 or b < a:
+                raise ValueError
+            seeds.update(range(a, b + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be seeds >= 0 like 0-9 or 0,3,5-7, got {text!r}") from None
+    return sorted(seeds)
 
 
-#: Ctrl-C state of a ``--jobs`` worker process (Ctrl-C reaches the whole process group).
-_WORKER = {"interrupted": False, "in_task": False, "raised": False}
+def _jobs(args: argparse.Namespace, names: list[str]) -> list:
+    """The records to compute: names × seeds (deterministic experiments: the default seed)."""
+    from experiments._sweep import Job
+
+    if args.seeds is None:
+        return [Job(n, args.profile, args.seed, args.device) for n in names]
+    jobs, skipped = [], []
+    for n in names:
+        stochastic = getattr(_runner.get(n), "STOCHASTIC", True)
+        seeds = args.seeds if stochastic else [s for s in args.seeds if s == _runner.DEFAULT_SEED]
+        skipped += [] if stochastic else [n]
+        jobs += [Job(n, args.profile, None if s == _runner.DEFAULT_SEED else s, args.device)
+                 for s in seeds]
+    if skipped:
+        print(f"deterministic (results do not depend on the seed), default seed only: "
+              f"{', '.join(skipped)}", flush=True)
+    return jobs
 
 
-def _worker_sigint(signum, frame) -> None:
-    """SIGINT in a worker: stop the running task once (KeyboardInterrupt), never when idle."""
-    _WORKER["interrupted"] = True
-    if _WORKER["in_task"] and not _WORKER["raised"]:
-        _WORKER["raised"] = True
-        raise KeyboardInterrupt
-
-
-def _init_worker() -> None:
-    """Pool initializer: Ctrl-C stops a worker's task quietly (no traceback from the worker)."""
-    signal.signal(signal.SIGINT, _worker_sigint)
-
-
-def _pool_task(task: tuple[str, str, int | None, str | None]
-               ) -> tuple[str, float, str | None] | None:
-    """:func:`_run_task` in a worker; ``None`` if interrupted (then no further task runs).
-
-    An interrupted experiment writes no results and no failure record; its checkpoints stay,
-    so the next run resumes after the last finished block.
-    """
-    if _WORKER["interrupted"]:
-        return None
-    _WORKER["in_task"] = True
-    try:
-        return _run_task(task)
-    except KeyboardInterrupt:
-        return None
-    finally:
-        _WORKER["in_task"] = False
-
-
-def _interrupt_workers(ex: ProcessPoolExecutor) -> None:
-    """Forward Ctrl-C to the pool's workers (if it reached only this process) and stop them."""
-    for proc in list((getattr(ex, "_processes", None) or {}).values()):
-        try:
-            os.kill(proc.pid, signal.SIGINT)
-        except OSError:  # already gone
-            pass
-    ex.shutdown(wait=True, cancel_futures=True)
-
-
-def _report(name: str, wall: float, error: str | None, profile: str, seed: int | None) -> None:
-    if error is None:
-        print(f"[done] {name}: {wall:.1f} s -> {_runner.result_path(name, profile, seed=seed)}, "
-              f"{_runner.figure_path(name, profile, seed=seed)}", flush=True)
+def _report(res, profile: str, results_dir: Path, figures_dir: Path | None) -> None:
+    job = res.job
+    if res.error is None:
+        rec = res.record
+        cached = f", {res.n_cached} from the case cache" if res.n_cached else ""
+        fig = (f", {_runner.figure_path(job.name, profile, figures_dir, job.seed)}"
+               if figures_dir is not None else "")
+        print(f"[done] {job.label}: {rec['wall_time_s']:.1f} s in {res.n_cases} case"
+              f"{'s' if res.n_cases > 1 else ''}{cached} -> "
+              f"{_runner.result_path(job.name, profile, results_dir, job.seed)}{fig}",
+              flush=True)
     else:
-        print(f"[CRASHED] {name} after {wall:.1f} s: {error} (recorded in "
-              f"{_runner.failure_path(name, profile, seed=seed)})", file=sys.stderr, flush=True)
+        where = f", case {res.case}" if res.case else ""
+        print(f"[CRASHED] {job.label}{where}: {res.error} (recorded in "
+              f"{_runner.failure_path(job.name, profile, results_dir, job.seed)})\n"
+              f"{res.traceback.rstrip()}", file=sys.stderr, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from experiments._sweep import run_sweep
+
     names = _names(args.names)
     _check_device(args.device)
-    for n in names:  # unwritable outputs are found before any computing
-        _io.check_writable(_runner.result_path(n, args.profile, seed=args.seed).parent)
-        _io.check_writable(_runner.figure_path(n, args.profile, seed=args.seed).parent)
+    if args.seeds is not None and args.seed is not None:
+        raise ValueError("--seed and --seeds: give one of them")
+    executor = args.executor or ("processes" if args.jobs > 1 else "serial")
+    workers = args.workers or (args.jobs if args.jobs > 1 else os.cpu_count() or 1)
+    if args.address is not None and executor != "dask":
+        raise ValueError("--address needs --executor dask")
+    results_dir = Path(args.results_dir) if args.results_dir else _io.RESULTS
+    figures_dir = Path(args.figures_dir) if args.figures_dir else _io.FIGURES
+    jobs = _jobs(args, names)
+    for j in jobs:  # unwritable outputs are found before any computing
+        _io.check_writable(_runner.result_path(j.name, j.profile, results_dir, j.seed).parent)
+        _io.check_writable(_runner.figure_path(j.name, j.profile, figures_dir, j.seed).parent)
     if args.profile == "full" and not args.overwrite_evidence:
-        existing = [str(_runner.result_path(n, "full", seed=args.seed)) for n in names
-                    if _runner.result_path(n, "full", seed=args.seed).exists()]
+        existing = [str(p) for p in (_runner.result_path(j.name, "full", results_dir, j.seed)
+                                     for j in jobs) if p.exists()]
         if existing:
             raise ValueError(f"--profile full would overwrite committed evidence "
                              f"({', '.join(existing[:3])}{', ...' if len(existing) > 3 else ''}); "
                              "add --overwrite-evidence (make: OVERWRITE=1) to replace it")
-    tasks = [(n, args.profile, args.seed, args.device) for n in names]
+    print(f"running {len(jobs)} record{'s' if len(jobs) > 1 else ''} ({args.profile}) on "
+          f"{executor}" + (f" ({workers} workers)" if executor != "serial" else "") + " ...",
+          flush=True)
     t0 = time.perf_counter()
-    crashed = []
-    if args.jobs > 1 and len(tasks) > 1:
-        ex = ProcessPoolExecutor(args.jobs, initializer=_init_worker)
-        try:
-            print(f"running {len(tasks)} experiments ({args.profile}) in {args.jobs} processes "
-                  "...", flush=True)
-            for out in ex.map(_pool_task, tasks):
-                if out is None:  # a worker was interrupted on its own
-                    raise KeyboardInterrupt
-                name, wall, error = out
-                _report(name, wall, error, args.profile, args.seed)
-                crashed += [name] if error else []
-        except KeyboardInterrupt:
-            _interrupt_workers(ex)
-            raise
-        ex.shutdown()
-    else:
-        for i, task in enumerate(tasks, 1):
-            print(f"[{i}/{len(tasks)}] {task[0]} ({args.profile}) ...", flush=True)
-            name, wall, error = _run_task(task)
-            _report(name, wall, error, args.profile, args.seed)
-            crashed += [name] if error else []
-    print(f"all done in {time.perf_counter() - t0:.1f} s"
-          + (f"; CRASHED: {', '.join(crashed)}" if crashed else ""))
+    results = run_sweep(jobs, executor=executor, workers=workers, address=args.address,
+                        threads=args.threads, results_dir=results_dir, figures_dir=figures_dir,
+                        on_result=lambda r: _report(r, args.profile, results_dir, figures_dir))
+    elapsed = time.perf_counter() - t0
+    crashed = [r.job.label for r in results if r.error is not None]
+    if args.summary:
+        _io.write_json(Path(args.summary), {
+            "command": "python -m experiments " + " ".join(sys.argv[1:]),
+            "profile": args.profile, "executor": executor,
+            "workers": workers if executor != "serial" else 1, "threads": args.threads,
+            "elapsed_s": elapsed,
+            "records": [{"experiment": r.job.name, "seed": r.job.seed,
+                         "status": "ok" if r.error is None else "crashed",
+                         "case": r.case, "n_cases": r.n_cases, "n_cached": r.n_cached,
+                         "case_time_sum_s": r.record["wall_time_s"] if r.record else None}
+                        for r in results],
+            "meta": _io.metadata()})
+    print(f"all done in {elapsed:.1f} s" + (f"; CRASHED: {', '.join(crashed)}" if crashed
+                                            else ""))
     return 1 if crashed else 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    dirs = {k: Path(v) for k, v in (("results_dir", args.results_dir),
+                                     ("figures_dir", args.figures_dir)) if v}
     for n in _names(args.names):
-        print(f"{n} -> {_runner.plot_one(n, args.profile, seed=args.seed)}")
+        print(f"{n} -> {_runner.plot_one(n, args.profile, seed=args.seed, **dirs)}")
     return 0
 
 
@@ -210,10 +217,13 @@ def cmd_checks(args: argparse.Namespace) -> int:
         checks_all = checks + [c for c in qfail if c.experiment not in best_quick]
     else:
         checks_all = checks
+    sweeps = _runner.collect_seed_sweeps(profile="full" if args.profile == "best"
+                                         else args.profile, allow_stale=args.allow_stale)
     path = Path(args.output) if args.output else _io.ROOT / "paper_checks.md"
     _io.check_writable(path.parent)
-    write(path, render(checks, records, notes=extra))
+    write(path, render(checks, records, notes=extra, sweeps=sweeps))
     failed = [c for c in checks_all if not c.passed]
+    failed += [r.check for r in sweeps if not all(r.passed)]
     print(f"wrote {path}: {len(checks)} checks from {len(records)} experiments, "
           f"{len(failed)} failed")
     for c in failed:
@@ -226,6 +236,32 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     from experiments import _mutants
 
     return _mutants.main(only=args.only, list_only=args.list, write_docs=not args.no_docs)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from experiments._compare import compare_dirs
+
+    report = compare_dirs(args.dir_a, args.dir_b)
+    for name in report["identical"]:
+        print(f"identical  {name}")
+    for name, diffs in report["different"].items():
+        print(f"DIFFERENT  {name}: " + "; ".join(diffs[:3]))
+    for name in report["missing"]:
+        print(f"MISSING    {name} (not in {args.dir_b})")
+    out = {"dir_a": args.dir_a, "dir_b": args.dir_b, **report}
+    if args.summaries:
+        sa, sb = (_io.read_json(Path(p)) for p in args.summaries)
+        out["runs"] = {"a": sa, "b": sb}
+        out["speedup"] = sa["elapsed_s"] / sb["elapsed_s"]
+        print(f"elapsed: {sa['elapsed_s']:.1f} s ({sa['executor']}, {sa['workers']} worker(s)) "
+              f"vs {sb['elapsed_s']:.1f} s ({sb['executor']}, {sb['workers']} worker(s)): "
+              f"speed-up {out['speedup']:.2f}x")
+    if args.output:
+        _io.write_json(Path(args.output), out)
+    n_bad = len(report["different"]) + len(report["missing"])
+    print(f"{len(report['identical'])} identical, {len(report['different'])} different, "
+          f"{len(report['missing'])} missing")
+    return 1 if n_bad else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -252,11 +288,30 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--seed", type=_nonneg_int, default=None,
                         help="seed (>= 0); a non-default seed writes <name>.seed<N>.json")
         sp.add_argument("--jobs", type=_positive_int, default=1,
-                        help="experiments run in parallel processes (>= 1)")
+                        help="shorthand for --executor processes --workers N")
         sp.add_argument("--device", default=None, help="torch device for neural experiments")
+        sp.add_argument("--results-dir", default=None, metavar="DIR",
+                        help="results folder (default: results/)")
+        sp.add_argument("--figures-dir", default=None, metavar="DIR",
+                        help="figures folder (default: figures/)")
         if cmd == "run":
             sp.add_argument("--overwrite-evidence", action="store_true",
                             help="allow --profile full to replace committed results/<name>.json")
+            sp.add_argument("--executor", choices=EXECUTORS, default=None,
+                            help="where cases run: serial (default), processes, dask")
+            sp.add_argument("--workers", type=_positive_int, default=None,
+                            help="worker processes (processes, dask LocalCluster; default: "
+                                 "--jobs, else the number of CPUs)")
+            sp.add_argument("--address", default=None, metavar="tcp://HOST:PORT",
+                            help="a running Dask scheduler (dask-jobqueue, Kubernetes) instead "
+                                 "of a LocalCluster")
+            sp.add_argument("--threads", type=_positive_int, default=1,
+                            help="torch/BLAS threads per case (default 1; part of the record)")
+            sp.add_argument("--seeds", type=_seed_list, default=None, metavar="SPEC",
+                            help="sweep seeds, e.g. 0-9 or 0,3,5-7: one record per seed of "
+                                 "every stochastic experiment")
+            sp.add_argument("--summary", default=None, metavar="PATH",
+                            help="write the sweep's timing summary (JSON) here")
     sc = sub.add_parser("checks", help="regenerate paper_checks.md; exit 1 if a check fails")
     sc.add_argument("--profile", choices=(*_runner.PROFILES, "best"), default="best",
                     help="which results to use (best: full where present, else quick)")
@@ -272,13 +327,20 @@ def main(argv: list[str] | None = None) -> int:
     sm.add_argument("--list", action="store_true", help="list the catalogue and exit")
     sm.add_argument("--no-docs", action="store_true",
                     help="do not rewrite docs/mutants.md (results/mutants.json is still written)")
+    sq = sub.add_parser("compare", help="compare two results folders number for number "
+                                        "(exit 1 if any record differs)")
+    sq.add_argument("dir_a")
+    sq.add_argument("dir_b")
+    sq.add_argument("--summaries", nargs=2, default=None, metavar=("SUMMARY_A", "SUMMARY_B"),
+                    help="the two runs' --summary files: adds their elapsed times and speed-up")
+    sq.add_argument("--output", default=None, metavar="PATH", help="write the report (JSON)")
     sb = sub.add_parser("bench", help="run benchmarks (names or 'all'); prints tables")
     sb.add_argument("names", nargs="*", default=["all"])
     sb.add_argument("--profile", choices=_runner.PROFILES, default="full")
     args = p.parse_args(argv)
     try:
         return {"list": cmd_list, "run": cmd_run, "plot": cmd_plot, "checks": cmd_checks,
-                "bench": cmd_bench, "mutants": cmd_mutants}[args.cmd](args)
+                "bench": cmd_bench, "mutants": cmd_mutants, "compare": cmd_compare}[args.cmd](args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from experiments._api import Check
 from experiments._claims import ABSTRACT, CLAIMS
 from theory.io import atomic_write_text
 
-__all__ = ["render"]
+__all__ = ["render", "render_sweeps"]
 
 
 def _fmt(x: float) -> str:
@@ -30,9 +30,52 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _seed_span(seeds: tuple[int, ...]) -> str:
+    if list(seeds) == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def render_sweeps(rows: list) -> list[str]:
+    """Lines of the "Seed sweeps" section (rows: :class:`experiments._runner.SeedRow`)."""
+    if not rows:
+        return []
+    lines = [
+        "## Seed sweeps",
+        "",
+        "Every check of an experiment recomputed for each seed of a sweep "
+        "(`python -m experiments run NAME --seeds 0-9 --profile full`; records "
+        "`results/<name>.seed<N>.json` beside the default seed's). **worst** is the worst seed's "
+        "value (a failing seed first, else the largest measured value); **across seeds** gives "
+        "the range and the mean with its 95% t-interval over seeds, which is the spread to quote "
+        "for slopes and rates. A row passes only if every seed passes.",
+        "",
+    ]
+    by_exp: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by_exp[r.experiment].append(r)
+    for exp, rs in by_exp.items():
+        lines += [f"### {exp} (seeds {_seed_span(rs[0].seeds)})", "",
+                  "| claim | tested statement | kind | worst | threshold | passed | status | "
+                  "across seeds: range; mean [95% CI] | evidence |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in rs:
+            c = r.check
+            lo, hi, m, cl, ch = r.interval
+            ok = all(r.passed)
+            status = ("INFO" if c.kind == "info" and ok else "PASS" if ok else "**FAIL**")
+            lines.append(
+                f"| {c.claim} | {_cell(c.inequality)} | {c.kind} | {_fmt(c.measured)} | "
+                f"{_fmt(c.threshold)} | {sum(r.passed)}/{len(r.passed)} | {status} | "
+                f"[{_fmt(lo)}, {_fmt(hi)}]; {_fmt(m)} [{_fmt(cl)}, {_fmt(ch)}] | "
+                f"`results/{exp}.seed<N>.json:{c.key}` |")
+        lines.append("")
+    return lines
+
+
 def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "figures",
-           notes: list[str] | None = None) -> str:
-    """Return the markdown text of paper_checks.md."""
+           notes: list[str] | None = None, sweeps: list | None = None) -> str:
+    """Return the markdown text of paper_checks.md (``sweeps``: seed-sweep rows, if any)."""
     by_claim: dict[str, list[Check]] = defaultdict(list)
     for c in checks:
         by_claim[c.claim].append(c)
@@ -65,6 +108,9 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
             for n, r in records.items()) or "none") + ".",
         "",
         *(f"{n}\n" for n in notes or []),
+        *([f"Seed sweeps: {len({r.experiment for r in sweeps})} experiments recomputed over "
+           f"seeds, {len(sweeps)} rows, {sum(not all(r.passed) for r in sweeps)} FAIL (section "
+           "[Seed sweeps](#seed-sweeps) at the end).", ""] if sweeps else []),
         "Abstract claims: " + "; ".join(f"({k}) {v}" for k, v in ABSTRACT.items()) + ".",
         "",
     ]
@@ -93,6 +139,7 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
                 f"{_fmt(c.threshold)} | {status} | [figure]({fig}), "
                 f"`{res}:{c.key}` | {_cell(c.detail)} |")
         lines.append("")
+    lines += render_sweeps(sweeps or [])
     return "\n".join(lines) + "\n"
 
 

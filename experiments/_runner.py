@@ -5,19 +5,17 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-import shutil
-import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from experiments import _io
-from experiments._api import Check, checkpoint_dir
+from experiments._api import Check
 
-__all__ = ["checkpoint_folder", "collect_checks", "discover", "failure_path", "get",
-           "make_config", "pipeline_checks", "plot_one", "result_path", "run_one"]
+__all__ = ["SeedRow", "checkpoint_folder", "collect_checks", "collect_seed_sweeps", "discover",
+           "failure_path", "get", "make_config", "pipeline_checks", "plot_one", "result_path",
+           "run_one"]
 
 _REQUIRED = ("CLAIMS", "TITLE", "Config", "run", "plot", "checks")
 PROFILES = ("quick", "full")
@@ -141,66 +139,35 @@ def checkpoint_folder(name: str, profile: str = "full", results_dir: Path = _io.
 
 def run_one(name: str, profile: str = "quick", *, seed: int | None = None,
             device: str | None = None, results_dir: Path = _io.RESULTS,
-            figures_dir: Path | None = _io.FIGURES) -> dict:
-    """Run one experiment, write its JSON atomically (and its figure), return the record.
+            figures_dir: Path | None = _io.FIGURES, threads: int = 1) -> dict:
+    """Run one experiment in this process, write its JSON atomically (and its figure).
 
-    The record stores the source fingerprint of the code that produced it
+    The experiment is computed case by case (``experiments/_cases.py``) by the serial executor
+    of :func:`experiments._sweep.run_sweep`, exactly as the other executors compute it. The
+    record stores the source fingerprint of the code that produced it
     (:func:`experiments._io.source_fingerprint`); :func:`collect_checks` compares it with the
-    current code. If the run (or the figure) raises, a failure record is written atomically to
-    :func:`failure_path` and the exception is re-raised, so that the previous results file is
-    never again reported as current; a successful run removes the failure record.
+    current code. If a case, the reduction or the figure raises, a failure record is written
+    atomically to :func:`failure_path` and the exception is re-raised, so that the previous
+    results file is never again reported as current; a successful run removes it.
 
-    The experiment runs with :func:`checkpoint_folder` as its checkpoint folder: training
-    checkpoints written there survive a crash or an interrupt (Ctrl-C), so the next run of the
-    same configuration resumes after the last finished block; after a successful run (results
-    and figure written) the folder is deleted.
+    Finished cases are cached (``experiments/_cache.py``) and training checkpoints are written
+    to :func:`checkpoint_folder`: after a crash or an interrupt (Ctrl-C) the next run of the same
+    configuration recomputes only the missing cases and resumes a training after its last
+    finished block. Both are deleted once the record is written.
+
+    Returns:
+        The record (as written to :func:`result_path`).
     """
-    mod = get(name)
-    cfg = make_config(mod, profile, seed, device)
-    fingerprint = _io.source_fingerprint(name)
-    fail_path = failure_path(name, profile, results_dir, seed)
-    ckpt = checkpoint_folder(name, profile, results_dir, seed)
-    t0 = time.perf_counter()
-    try:
-        with checkpoint_dir(ckpt):
-            results = mod.run(cfg)
-        wall = time.perf_counter() - t0
-        record = {
-            "experiment": name,
-            "title": mod.TITLE,
-            "claims": list(mod.CLAIMS),
-            "profile": profile,
-            "status": "ok",
-            "config": dataclasses.asdict(cfg),
-            "seed": cfg.seed,
-            "wall_time_s": wall,
-            "meta": _io.metadata(),
-            "source_fingerprint": fingerprint,
-            "results": results,
-        }
-        record = _io.to_jsonable(record)
-        _io.write_json(result_path(name, profile, results_dir, seed), record)
-        if figures_dir is not None:
-            mod.plot(record["results"], figure_path(name, profile, figures_dir, seed))
-    except Exception as exc:
-        _io.write_json(fail_path, {
-            "experiment": name,
-            "title": mod.TITLE,
-            "claims": list(mod.CLAIMS),
-            "profile": profile,
-            "status": "crashed",
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(),
-            "config": _io.to_jsonable(dataclasses.asdict(cfg)),
-            "seed": cfg.seed,
-            "wall_time_s": time.perf_counter() - t0,
-            "meta": _io.metadata(),
-            "source_fingerprint": fingerprint,
-        })
-        raise
-    fail_path.unlink(missing_ok=True)
-    shutil.rmtree(ckpt, ignore_errors=True)  # only this run's folder: others may be running
-    return record
+    from experiments._sweep import Job, run_sweep
+
+    (res,) = run_sweep([Job(name, profile, seed, device)], executor="serial",
+                       threads=threads, results_dir=results_dir, figures_dir=figures_dir,
+                       progress=False)
+    if res.error is not None:
+        if res.exception is not None:
+            raise res.exception
+        raise RuntimeError(f"{name}, case {res.case}: {res.error}")
+    return res.record
 
 
 def plot_one(name: str, profile: str = "full", *, results_dir: Path = _io.RESULTS,
@@ -324,3 +291,88 @@ def collect_checks(names: Sequence[str] | None = None, *, profile: str = "best",
         if rec.get("status") != "crashed":
             checks += _checks_of(mods[name], name, rec)
     return checks, records
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedRow:
+    """One check of a seed sweep: the same row of ``checks`` over every seed's record.
+
+    Attributes:
+        check: the row of the worst seed (largest ``measured``; a failing seed first).
+        experiment: the experiment.
+        seeds: the seeds, in order.
+        measured: ``measured`` per seed (same order).
+        passed: ``passed`` per seed.
+    """
+
+    check: Check
+    experiment: str
+    seeds: tuple[int, ...]
+    measured: tuple[float, ...]
+    passed: tuple[bool, ...]
+
+    @property
+    def interval(self) -> tuple[float, float, float, float, float]:
+        """(min, max, mean, 95% t-interval low, high) of ``measured`` across seeds."""
+        import numpy as np
+        from scipy import stats
+
+        x = np.asarray(self.measured, dtype=float)
+        m = float(x.mean())
+        if len(x) < 2:
+            return float(x.min()), float(x.max()), m, m, m
+        half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+        return float(x.min()), float(x.max()), m, m - half, m + half
+
+
+def _seed_files(name: str, profile: str, results_dir: Path) -> dict[int, Path]:
+    base = result_path(name, profile, results_dir)
+    out = {DEFAULT_SEED: base} if base.exists() else {}
+    for p in base.parent.glob(f"{name}.seed*.json"):
+        tail = p.name[len(name) + len(".seed"):-len(".json")]
+        if tail.isdigit():
+            out[int(tail)] = p
+    return dict(sorted(out.items()))
+
+
+def collect_seed_sweeps(names: Sequence[str] | None = None, *, profile: str = "full",
+                        results_dir: Path = _io.RESULTS,
+                        allow_stale: bool = False) -> list[SeedRow]:
+    """The checks of every experiment that has records for more than one seed, row by row.
+
+    For each experiment with ``<name>.json`` and at least one ``<name>.seed<N>.json`` (written
+    by ``run --seeds``), every record gives its ``checks`` rows (or its pipeline FAIL rows:
+    crashed, stale, NaN); row *i* of every seed forms one :class:`SeedRow`. A seed whose rows
+    do not line up with the default seed's (different count or claims) gives one FAIL row.
+    """
+    mods = discover()
+    out: list[SeedRow] = []
+    for name in names or list(mods):
+        files = _seed_files(name, profile, results_dir)
+        if len(files) < 2:
+            continue
+        mod = mods[name]
+        current = _io.source_fingerprint(name)
+        per_seed: dict[int, list[Check]] = {}
+        for seed, path in files.items():
+            fail = failure_path(name, profile, results_dir, None if seed == DEFAULT_SEED
+                                else seed)
+            rec = _io.read_record(fail if fail.exists() else path)
+            bad = pipeline_checks(name, rec, list(mod.CLAIMS), fingerprint=current,
+                                  allow_stale=allow_stale)
+            per_seed[seed] = bad or _checks_of(mod, name, rec)
+        seeds = tuple(per_seed)
+        shape = [(c.claim, c.key) for c in per_seed[seeds[0]]]
+        for seed in seeds[1:]:
+            if [(c.claim, c.key) for c in per_seed[seed]] != shape:
+                out.append(SeedRow(_pipeline_row(mod.CLAIMS[0], f"seed {seed} of {name} gives "
+                                   "other rows than the default seed", 1.0, "results",
+                                   "rerun the sweep", name), name, seeds, (1.0,), (False,)))
+                per_seed = {s: r for s, r in per_seed.items() if s != seed}
+        seeds = tuple(per_seed)
+        for i in range(len(shape)):
+            rows = [per_seed[s][i] for s in seeds]
+            worst = max(rows, key=lambda c: (not c.passed, c.measured))
+            out.append(SeedRow(worst, name, seeds, tuple(c.measured for c in rows),
+                               tuple(c.passed for c in rows)))
+    return out
