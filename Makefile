@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@echo "installing the project and its dependencies into $(VENV) (about a minute) ..."
-	PYTHONWARNINGS="ignore::UserWarning" $(PY) -m pip install --progress-bar off -c constraints.txt -e ".[test]"
+	PYTHONWARNINGS="ignore::UserWarning" $(PY) -m pip install --progress-bar off -c constraints.txt -e ".[test,dask]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -10,7 +10,12 @@ An experiment is a module ``experiments/<name>.py`` (no leading underscore) that
   or a check uses (numpy arrays are converted by the runner);
 - ``plot(results, path) -> None`` -- reads only ``results`` (the dict loaded from JSON) and writes
   the figure to ``path`` (a ``.png``; the runner also asks for nothing else);
-- ``checks(results) -> list[Check]`` -- turns numbers into ``paper_checks.md`` rows.
+- ``checks(results) -> list[Check]`` -- turns numbers into ``paper_checks.md`` rows;
+- ``STOCHASTIC: bool`` -- whether the results depend on ``seed`` (``run --seeds`` sweeps only
+  these; default True);
+- optionally ``cases``, ``run_case`` and ``reduce`` -- the grid as independent cases, so the
+  runner can spread them over workers (``experiments/_cases.py``); ``run`` is then
+  ``run_cases(config, cases, run_case, reduce)``.
 
 A long-running experiment may pass ``checkpoint=checkpoint_path(tag)`` to
 ``theory.flow.train_flow`` (one tag per training run): under the runner the file lies in the

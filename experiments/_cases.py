@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import random
@@ -112,12 +113,18 @@ def thread_limits(n: int) -> Iterator[None]:
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"threads must be an integer >= 1, got {n!r}")
-    from threadpoolctl import threadpool_limits
-
     from theory.flow import torch_threads
 
-    with torch_threads(int(n)), threadpool_limits(int(n)):
+    with torch_threads(int(n)), _blas_controller().limit(limits=int(n)):
         yield
+
+
+@functools.cache
+def _blas_controller():
+    """The process's threadpoolctl controller (finding the BLAS libraries costs ~0.1 s)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _seed_globals(seed: int) -> None:

@@ -113,9 +113,33 @@ class _Serial:
         pass
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is handled by the parent, which stops the workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+#: Ctrl-C state of a ``processes`` worker (Ctrl-C reaches the whole process group).
+_WORKER = {"in_task": False, "raised": False}
+
+
+def _worker_sigint(signum, frame) -> None:
+    """SIGINT in a worker: stop the running case once (KeyboardInterrupt), never when idle."""
+    if _WORKER["in_task"] and not _WORKER["raised"]:
+        _WORKER["raised"] = True
+        raise KeyboardInterrupt
+
+
+def _init_worker() -> None:
+    """Pool initializer: Ctrl-C stops a worker's case quietly (no traceback from the worker)."""
+    signal.signal(signal.SIGINT, _worker_sigint)
+
+
+def _pool_task(task: Task) -> Outcome | None:
+    """:func:`run_task` in a pool worker; ``None`` if interrupted (then it computes no more)."""
+    if _WORKER["raised"]:
+        return None
+    _WORKER["in_task"] = True
+    try:
+        return run_task(task)
+    except KeyboardInterrupt:
+        return None
+    finally:
+        _WORKER["in_task"] = False
 
 
 class _Processes:
@@ -128,23 +152,33 @@ class _Processes:
 
         self.workers = workers
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_ignore_sigint)
+                                         initializer=_init_worker)
+        self._interrupted = False
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Outcome]]:
         order = sorted(range(len(tasks)), key=lambda i: -tasks[i].priority)
-        futures = {self._pool.submit(run_task, tasks[i]): i for i in order}
-        for fut in as_completed(futures):
-            try:
-                out = fut.result()
-            except Exception as exc:  # BrokenProcessPool: a worker died
-                out = Outcome(error=f"{type(exc).__name__}: {exc} (a worker process died; "
-                                    "rerun to compute the missing cases)")
-            yield futures[fut], out
+        futures = {self._pool.submit(_pool_task, tasks[i]): i for i in order}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    out = fut.result()
+                except Exception as exc:  # BrokenProcessPool: a worker died
+                    out = Outcome(error=f"{type(exc).__name__}: {exc} (a worker process died; "
+                                        "rerun to compute the missing cases)")
+                if out is None:  # a worker was interrupted on its own
+                    raise KeyboardInterrupt
+                yield futures[fut], out
+        except KeyboardInterrupt:
+            self._interrupted = True
+            raise
 
     def close(self) -> None:
-        for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
-            if proc.is_alive():
-                proc.terminate()
+        if self._interrupted:  # forward Ctrl-C (if it reached only this process)
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                try:
+                    os.kill(proc.pid, signal.SIGINT)
+                except OSError:  # already gone
+                    pass
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -158,7 +192,7 @@ class _Dask:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ValueError("--executor dask needs Dask distributed, an optional dependency: "
-                             "pip install -c constraints.txt -e '.[dask]' (or make setup-dask)"
+                             "pip install -c constraints.txt -e '.[dask]'"
                              ) from None
         self._cluster = None
         if address is not None:

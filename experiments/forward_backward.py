@@ -22,6 +22,9 @@ x ↦ x − γQ(x − b) (:func:`theory.gaussian.potential_step`), then the exac
 - inexact prox (residual ε of the prox objective H + W2²/(2γ), realised as a mean shift γε·u):
   W2(inexact, exact prox) ≤ γε (1/γ-strong convexity), hence
   W_n ≤ κⁿW_0 + γε(1 − κⁿ)/(1 − κ): the floor γε/(1−κ) equals JKO's ε/λ when γ ≤ 1/λ_max(Q).
+
+Cases: one per (d, γ) pair (its own random problem), then ``local_rates`` (deterministic),
+``stability`` and ``inexact`` (one random 2-D problem each); the reduction takes the maxima.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -54,10 +58,10 @@ from theory.gaussian import (
     prox_residual,
     random_rotation,
 )
-from theory.progress import progress
 
 CLAIMS = ("C14",)
 TITLE = "Forward-backward scheme vs JKO: fixed point, contraction, stability limit, inexact steps"
+STOCHASTIC = True  # the random rotations, means and starts are drawn from config.seed
 
 
 @dataclass(frozen=True)
@@ -200,11 +204,33 @@ def _inexact(cfg: Config, rng) -> dict:
             "worst_ratio_fb": worst, "prox_residual_rel_err": res_err}
 
 
-def run(cfg: Config) -> dict:
-    rng = np.random.default_rng(cfg.seed)
-    grid = list(itertools.product(cfg.dims, cfg.gamma_fracs))
-    pairs = [_run_pair(d, f, cfg, rng) for d, f in progress(grid, "FB vs JKO")]
-    lr = _local_rates(cfg)
+def cases(cfg: Config) -> list[Case]:
+    """One case per (d, γ) pair, then the local rates, the stability sweep, the inexact steps."""
+    # cost: Gaussian steps and distances (FB, JKO and W2 per step; then 2000 FB steps)
+    pair_cost = 4 * cfg.n_steps + 2000
+    return [*(Case(f"d={d},frac={f:g}", {"part": "pair", "d": d, "frac": f}, pair_cost)
+              for d, f in itertools.product(cfg.dims, cfg.gamma_fracs)),
+            Case("local_rates", {"part": "local_rates"}, 400 * len(cfg.gamma_fracs)),
+            Case("stability", {"part": "stability"}, 60 * cfg.stability_gammas),
+            Case("inexact", {"part": "inexact"}, 40 * cfg.n_steps * len(cfg.eps_grid))]
+
+
+def run_case(cfg: Config, case: Case) -> dict | list[dict]:
+    """One case; each random problem draws from its own generator seeded by (seed, case)."""
+    p = case.params
+    if p["part"] == "pair":
+        rng = np.random.default_rng([cfg.seed, 1, p["d"], round(1e4 * p["frac"])])
+        return _run_pair(p["d"], p["frac"], cfg, rng)
+    if p["part"] == "local_rates":
+        return _local_rates(cfg)
+    if p["part"] == "stability":
+        return _stability(cfg, np.random.default_rng([cfg.seed, 2]))
+    return _inexact(cfg, np.random.default_rng([cfg.seed, 3]))
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    pairs = [results[c.key] for c in cases(cfg) if c.params["part"] == "pair"]
+    lr = results["local_rates"]
     return {
         "pairs": pairs,
         "worst_ratio_fb": max(p["ratio_fb"] for p in pairs),
@@ -219,9 +245,13 @@ def run(cfg: Config) -> dict:
             max(abs(r["mean_measured"] / r["mean_pred"] - 1) if r["mean_pred"] > 0 else 0.0,
                 abs(r["std_measured"] / r["std_pred"] - 1) if r["std_measured"] else 0.0)
             for r in lr),
-        "stability": _stability(cfg, rng),
-        "inexact": _inexact(cfg, rng),
+        "stability": results["stability"],
+        "inexact": results["inexact"],
     }
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 def checks(r: dict) -> list[Check]:

@@ -19,6 +19,10 @@ Numerical floor. For the standard target the trajectory propagates σ − 1 with
 W2 and KL are exact relative to themselves down to underflow. For a non-isotropic target each step
 is a matrix computation with absolute error ~1e-16·scale, so steps where W_n < ``floor_rel``·W_0
 are excluded from the ratio checks (the number excluded is reported).
+
+Cases: one per (d, γ) (the trajectories of every data covariance and target, each with its own
+random problem), then ``sharpness``, ``routes``, ``local_rates`` and ``figure``; the reduction
+takes the maxima.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -43,10 +48,10 @@ from experiments._plotting import (
 )
 from theory import bounds
 from theory.gaussian import general_trajectory, jko_step, random_rotation, standard_trajectory
-from theory.progress import progress
 
 CLAIMS = ("C2", "C5", "C7", "C15", "C18")
 TITLE = "Exact Gaussian JKO: W2/KL contraction, gap bound, Talagrand, local rates"
+STOCHASTIC = True  # the data, target and start of each trajectory are drawn from config.seed
 
 COV_KINDS = ("iso", "cond1e2", "cond1e4", "singular")
 TARGETS = ("standard", "aniso")
@@ -295,33 +300,77 @@ def _curves(cfg: Config) -> dict:
     return {"d": d, "curves": out}
 
 
-def run(cfg: Config) -> dict:
-    rng = np.random.default_rng(cfg.seed)
-    grid = list(itertools.product(cfg.dims, cfg.gammas, cfg.cov_kinds, cfg.targets))
-    cases = [_case(d, g, ck, t, cfg, rng) for d, g, ck, t in progress(grid, "exact rates")]
-    worst = {k: max(c["worst"][k] for c in cases) for k in cases[0]["worst"]}
-    argworst = {k: max(cases, key=lambda c, k=k: c["worst"][k]) for k in worst}
-    lr = _local_rates(cfg)
+def _general_cost(d: int, n_steps: int) -> float:
+    """Rough cost of ``n_steps`` general (matrix) exact steps in dimension d (unit ≈ 0.5 ms)."""
+    return n_steps * (1.0 + d**3 / 2e4)
+
+
+def cases(cfg: Config) -> list[Case]:
+    """One case per (d, γ), then the sharpness family, the routes, the local rates, the figure."""
+    def traj_cost(d: int, target: str, n_steps: int) -> float:  # N(0, I): cheap exact paths
+        return _general_cost(d, n_steps) if target != "standard" else 0.2 * n_steps
+
+    grid_cost = {d: len(cfg.cov_kinds) * sum(traj_cost(d, t, cfg.n_steps) for t in cfg.targets)
+                 for d in cfg.dims}
+    sharp_cost = len(cfg.gammas) * sum(traj_cost(d, t, 20)
+                                       for d, t in itertools.product(cfg.dims, cfg.targets))
+    small = [d for d in cfg.dims if d <= 10]
+    return [*(Case(f"d={d},gamma={g:g}", {"part": "grid", "d": d, "gamma": g}, grid_cost[d])
+              for d, g in itertools.product(cfg.dims, cfg.gammas)),
+            Case("sharpness", {"part": "sharpness"}, sharp_cost),
+            Case("routes", {"part": "routes"}, sum(12 * _general_cost(d, 30) for d in small)),
+            Case("local_rates", {"part": "local_rates"},
+                 len(cfg.gammas) * _general_cost(3, 400)),
+            Case("figure", {"part": "figure"}, 0.8 * cfg.n_steps)]
+
+
+def run_case(cfg: Config, case: Case) -> list[dict] | dict:
+    """One case; each trajectory draws from its own generator seeded by (seed, trajectory)."""
+    p = case.params
+    if p["part"] == "grid":
+        d, gamma = p["d"], p["gamma"]
+        return [_case(d, gamma, ck, t, cfg, np.random.default_rng(
+                    [cfg.seed, 1, d, round(1e4 * gamma), COV_KINDS.index(ck), TARGETS.index(t)]))
+                for ck, t in itertools.product(cfg.cov_kinds, cfg.targets)]
+    if p["part"] == "sharpness":
+        return _sharpness(cfg, np.random.default_rng(cfg.seed + 2))
+    if p["part"] == "routes":
+        return _route_errors(cfg, np.random.default_rng(cfg.seed + 3))
+    if p["part"] == "local_rates":
+        return _local_rates(cfg)
+    return _curves(cfg)
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    trajs = [c for d, g in itertools.product(cfg.dims, cfg.gammas)
+             for c in results[f"d={d},gamma={g:g}"]]
+    worst = {k: max(c["worst"][k] for c in trajs) for k in trajs[0]["worst"]}
+    argworst = {k: max(trajs, key=lambda c, k=k: c["worst"][k]) for k in worst}
+    lr = results["local_rates"]
     lr_err = {
         "mean": max(abs(r["mean_measured"] / r["mean_pred"] - 1) for r in lr["rows"]),
         "std": max(abs(r["std_measured"] / r["std_pred"] - 1) for r in lr["rows"]),
     }
     return {
-        "n_cases": len(cases),
-        "cases": cases,
+        "n_cases": len(trajs),
+        "cases": trajs,
         "worst_ratio": worst,
         "worst_case": {k: {f: v[f] for f in ("d", "gamma", "cov_kind", "target")}
                        for k, v in argworst.items()},
-        "singular_start_kl1_max": max(c["kl1"] for c in cases if c["cov_kind"] == "singular"),
-        "sharpness": _sharpness(cfg, np.random.default_rng(cfg.seed + 2)),
-        "routes": _route_errors(cfg, np.random.default_rng(cfg.seed + 3)),
-        "c5_best_by_gamma": _c5_best(cases),
+        "singular_start_kl1_max": max(c["kl1"] for c in trajs if c["cov_kind"] == "singular"),
+        "sharpness": results["sharpness"],
+        "routes": results["routes"],
+        "c5_best_by_gamma": _c5_best(trajs),
         "local_rates": lr,
         "local_rate_rel_err": lr_err,
-        "figure": _curves(cfg),
-        "n_excluded_total": sum(c["n_excluded"] for c in cases),
+        "figure": results["figure"],
+        "n_excluded_total": sum(c["n_excluded"] for c in trajs),
         "floor_rel": cfg.floor_rel,
     }
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 def _grid_text(r: dict) -> str:

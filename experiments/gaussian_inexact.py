@@ -28,6 +28,10 @@ Numerical floor. W2, KL and ε are evaluated with absolute errors ~1e-15·s, s t
 numbers involved (means, √tr Σ, 1/γ). A ratio measured/bound is only meaningful to the 1e-9 slack
 when the bound is ≥ ``floor_abs`` = 1e-6 × (1 + |m_0 − b| + √tr Σ_0 + √tr C) (this makes the
 worst evaluation error ≲ 1e-9 of the bound); steps below it are excluded and counted.
+
+Cases: one per (d, γ, q) (the trajectories of every ρ_0 and kind, drawn from the case's own
+generator), one per (d, q, γ) of the stationary runs, then ``attaining`` and ``figure``; the
+reduction takes the maxima and counts.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import ot.gaussian
 from numpy.polynomial.hermite_e import hermegauss
 
 from experiments._api import Check, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -54,10 +59,10 @@ from experiments._plotting import (
 )
 from theory import bounds, gaussian
 from theory.gaussian import INEXACT_KINDS, inexact_trajectory, random_rotation
-from theory.progress import progress
 
 CLAIMS = ("C3", "C4", "C5", "C6", "C19")
 TITLE = "Inexact Gaussian JKO (prescribed residual ε): one/multi-step W2, gap, inexact EVI, KL"
+STOCHASTIC = True  # targets, starts, perturbations and test measures are drawn from config.seed
 
 TARGETS = ("standard", "aniso1e2", "aniso1e4")
 DATA = ("shift", "cond1e4", "singular")
@@ -121,12 +126,6 @@ class Config:
     @classmethod
     def full(cls) -> Config:
         return cls()
-
-
-# ----------------------------------------------------------------------------------------------
-# Cases
-# ----------------------------------------------------------------------------------------------
-
 
 
 def _target(name: str, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -296,14 +295,19 @@ def _attaining(cfg: Config, rng: np.random.Generator) -> dict:
             "n_steps": len(r3)}
 
 
-def _stationary(cfg: Config, rng: np.random.Generator) -> list[dict]:
+def _stationary_steps(cfg: Config, gamma: float, lam: float) -> int:
+    """Steps N of a stationary run: the smallest with (1+γλ)^{-N} ≤ ``stat_tol``."""
+    return math.ceil(math.log(1.0 / cfg.stat_tol) / math.log1p(gamma * lam))
+
+
+def _stationary(cfg: Config, d: int, tname: str, gamma: float,
+                rng: np.random.Generator) -> list[dict]:
+    """C19 runs from q = N(b, C) (a new draw per run) for every (ε, kind), N steps each."""
     rows = []
-    cases = list(itertools.product(cfg.stat_dims, cfg.stat_targets, cfg.stat_gammas,
-                                   cfg.stat_eps, cfg.stat_kinds))
-    for d, tname, gamma, eps, kind in progress(cases, "C19 stationary"):
+    for eps, kind in itertools.product(cfg.stat_eps, cfg.stat_kinds):
         b, c = _target(tname, d, rng)
         lam = gaussian.convexity_modulus(c)
-        n = math.ceil(math.log(1.0 / cfg.stat_tol) / math.log1p(gamma * lam))
+        n = _stationary_steps(cfg, gamma, lam)
         tr = inexact_trajectory(b, c, gamma=gamma, eps=eps, n_steps=n, kind=kind,
                                 target_mean=b, target_cov=c)
         e = float(tr.eps_achieved[-1])
@@ -332,9 +336,53 @@ def _figure_runs(cfg: Config) -> dict:
     return out
 
 
-def run(cfg: Config) -> dict:
-    rng = np.random.default_rng(cfg.seed)
-    cases = list(itertools.product(cfg.dims, cfg.gammas, cfg.targets, cfg.data, cfg.kinds))
+def _trajectories(cfg: Config) -> list[tuple]:
+    """Every (d, γ, q, ρ_0, kind, ε) trajectory of the grid; ε runs through its grid in turn."""
+    grid = itertools.product(cfg.dims, cfg.gammas, cfg.targets, cfg.data, cfg.kinds)
+    return [(*t, cfg.eps_grid[i % len(cfg.eps_grid)]) for i, t in enumerate(grid)]
+
+
+def cases(cfg: Config) -> list[Case]:
+    """One case per (d, γ, q) of the grid and per (d, q, γ) of the stationary runs, then the
+    attaining family and the figure's runs (cost ≈ milliseconds on 1 core)."""
+    groups: dict[tuple, list] = {}
+    for d, gamma, tname, dname, kind, eps in _trajectories(cfg):
+        groups.setdefault((d, gamma, tname), []).append([dname, kind, eps])
+    grid = [Case(f"d={d},gamma={gamma:g},target={tname}",
+                 {"part": "grid", "d": d, "gamma": gamma, "target": tname, "trajectories": trs},
+                 len(trs) * cfg.n_steps * (9.0 + 1.1 * d))
+            for (d, gamma, tname), trs in groups.items()]
+    stat = []
+    for d, tname, gamma in itertools.product(cfg.stat_dims, cfg.stat_targets, cfg.stat_gammas):
+        # λ is the same for every draw of the target (only its rotation and mean are random)
+        lam = gaussian.convexity_modulus(_target(tname, d, np.random.default_rng(0))[1])
+        n_runs = len(cfg.stat_eps) * len(cfg.stat_kinds)
+        stat.append(Case(f"stationary,d={d},target={tname},gamma={gamma:g}",
+                         {"part": "stationary", "d": d, "target": tname, "gamma": gamma},
+                         5.0 * n_runs * _stationary_steps(cfg, gamma, lam)))
+    n_attaining = len(cfg.dims) * len(cfg.gammas) * len(cfg.targets) * 2 * min(cfg.n_steps, 10)
+    return [*grid, *stat, Case("attaining", {"part": "attaining"}, 5.0 * n_attaining),
+            Case("figure", {"part": "figure"}, 2.5 * len(cfg.fig_eps) * cfg.fig_steps)]
+
+
+def run_case(cfg: Config, case: Case) -> list | dict:
+    """One case; the random ones draw from their own generator seeded by (seed, case)."""
+    p = case.params
+    if p["part"] == "grid":
+        d, gamma, tname = p["d"], p["gamma"], p["target"]
+        rng = np.random.default_rng([cfg.seed, 1, d, round(1e4 * gamma), TARGETS.index(tname)])
+        return [_one_case(d, gamma, tname, dname, kind, eps, cfg.n_steps, cfg.floor_rel, rng)
+                for dname, kind, eps in p["trajectories"]]
+    if p["part"] == "stationary":
+        d, tname, gamma = p["d"], p["target"], p["gamma"]
+        rng = np.random.default_rng([cfg.seed, 2, d, TARGETS.index(tname), round(1e4 * gamma)])
+        return _stationary(cfg, d, tname, gamma, rng)
+    if p["part"] == "attaining":
+        return _attaining(cfg, np.random.default_rng([cfg.seed, 3]))
+    return _figure_runs(cfg)
+
+
+def reduce(cfg: Config, results: dict) -> dict:
     worst = {k: -math.inf for k in ROWS}
     worst_case: dict[str, dict] = {}
     excluded = {k: 0 for k in ROWS}
@@ -343,31 +391,35 @@ def run(cfg: Config) -> dict:
     rel_eps_max = 0.0
     eps_meas = {"eps_contract": 0.0, "quad_ratio": 0.0, "quad_rel_err": 0.0}
     quad_n = {"quad_n": 0, "quad_skipped": 0}
-    for i, (d, gamma, tname, dname, kind) in enumerate(progress(cases, "gaussian_inexact")):
-        eps = cfg.eps_grid[i % len(cfg.eps_grid)]
-        out, rel_eps, lam, epsm = _one_case(d, gamma, tname, dname, kind, eps, cfg.n_steps,
-                                            cfg.floor_rel, rng)
-        rel_eps_max = max(rel_eps_max, rel_eps)
-        for k2, v2 in epsm.items():
-            if k2 in quad_n:
-                quad_n[k2] += v2
-            else:
-                eps_meas[k2] = max(eps_meas[k2], v2)
-        for k, (val, nex, below) in out.items():
-            excluded[k] += nex
-            below_floor[k] = max(below_floor[k], below)
-            if not math.isnan(val):
-                per_kind[kind][k] = max(per_kind[kind][k], val)
-                if val > worst[k]:
-                    worst[k] = val
-                    worst_case[k] = dict(d=d, gamma=gamma, target=tname, data=dname, kind=kind,
-                                         eps=eps, lam=lam)
-    stat = _stationary(cfg, rng)
+    grid = cases(cfg)
+    stat = [row for c in grid if c.params["part"] == "stationary" for row in results[c.key]]
+    n_traj = 0
+    for case in (c for c in grid if c.params["part"] == "grid"):
+        p = case.params
+        d, gamma, tname = p["d"], p["gamma"], p["target"]
+        for (dname, kind, eps), (out, rel_eps, lam, epsm) in zip(
+                p["trajectories"], results[case.key], strict=True):
+            n_traj += 1
+            rel_eps_max = max(rel_eps_max, rel_eps)
+            for k2, v2 in epsm.items():
+                if k2 in quad_n:
+                    quad_n[k2] += v2
+                else:
+                    eps_meas[k2] = max(eps_meas[k2], v2)
+            for k, (val, nex, below) in out.items():
+                excluded[k] += nex
+                below_floor[k] = max(below_floor[k], below)
+                if not math.isnan(val):
+                    per_kind[kind][k] = max(per_kind[kind][k], val)
+                    if val > worst[k]:
+                        worst[k] = val
+                        worst_case[k] = dict(d=d, gamma=gamma, target=tname, data=dname,
+                                             kind=kind, eps=eps, lam=lam)
     mean_stat = [r["ratio"] for r in stat if r["kind"] == "mean"]
     return {
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-        "n_trajectories": len(cases),
-        "n_steps_total": len(cases) * cfg.n_steps,
+        "n_trajectories": n_traj,
+        "n_steps_total": n_traj * cfg.n_steps,
         "worst_ratio": worst,
         "worst_case": worst_case,
         "worst_ratio_by_kind": per_kind,
@@ -380,15 +432,19 @@ def run(cfg: Config) -> dict:
         "eps_quadrature_rel_err_max": eps_meas["quad_rel_err"],
         "eps_quadrature_n_steps": quad_n["quad_n"],
         "eps_quadrature_n_skipped": quad_n["quad_skipped"],
-        "attaining": _attaining(cfg, rng),
+        "attaining": results["attaining"],
         "stationary": stat,
         "stationary_worst": max(r["ratio"] for r in stat),
         "stationary_mean_min": min(mean_stat) if mean_stat else float("nan"),
         "stationary_mean_max": max(mean_stat) if mean_stat else float("nan"),
         "stationary_mean_post_min": min((r["post_ratio"] for r in stat if r["kind"] == "mean"),
                                         default=float("nan")),
-        "figure": _figure_runs(cfg),
+        "figure": results["figure"],
     }
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ generic C18 factor) against their closed-form ratio on that family, so a bound f
 by 1% fails a row. The ε of every inexact step is measured a second time without foc_residual
 (a finite difference of the discrete JKO objective), and ``trajectory`` is cross-checked against
 the same steps chained by hand.
+
+Cases: one per functional (all its data × γ × ε trajectories and its ρ*), then ``family`` (the
+attaining family); the reduction computes the worst ratios over all trajectories.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import numpy as np
 from scipy import stats
 
 from experiments._api import Check, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -73,11 +77,11 @@ from theory.oned import (
     w2,
     w2_to_quantile,
 )
-from theory.progress import progress
 
 CLAIMS = ("C2", "C3", "C4", "C5", "C7", "C17", "C18")
 TITLE = ("General λ-convex functionals on non-Gaussian 1-D data: C2, C4, C5, C18 with the "
          "functional's λ")
+STOCHASTIC = False  # fixed data laws and deterministic solves: config.seed is not used
 
 GAP_FLOOR = 1e-7  # below this, round-off of G(x) − G(x*) (~1e-14) exceeds 1e-7 relative
 
@@ -275,38 +279,62 @@ def _family(cfg: Config) -> dict:
             "steps": FAMILY_STEPS, "shift": FAMILY_SHIFT}
 
 
-def run(cfg: Config) -> dict:
-    runs = []
-    floors, chain_err = {}, {}
-    for case in progress(cfg.cases, "cases"):
-        F, g, qstar, kind = _case(case, cfg.n)
-        lam = float(F.lam)
-        x0 = g.nodes(gaussian_quantile(0.0, 0.7)) if kind == "unbounded" else \
-            g.nodes(BarenblattProfile(2.0 if case == "pme2" else 3.0).quantile_fn(1.3))
-        ss = steady_state(F, g, x0, tol=cfg.tol)
-        e_star = ss.residual / lam
-        floors[case] = {"disc_w2_to_exact": w2_to_quantile(ss.x, g, qstar) if qstar else None,
-                        "steady_residual": ss.residual, "e_star": e_star}
-        for dname, q in _data(kind).items():
-            y0 = g.nodes(q)
-            for gamma in cfg.gammas:
-                for eps in (0.0, *cfg.eps_values):
-                    W, gap, res, path = _trajectory(F, g, y0, ss.x, gamma, eps, cfg.max_steps,
-                                                    cfg.tol)
-                    # ε of each inexact step measured independently of foc_residual
-                    eps_fd = ([_eps_finite_difference(F, g, path.nodes[k], path.nodes[k + 1],
-                                                      gamma) for k in range(res.size)]
-                              if eps > 0 else [])
-                    if dname == next(iter(_data(kind))) and gamma == cfg.gammas[0]:
-                        chain_err[f"{case}, ε={eps:g}"] = _chain_error(F, g, y0, ss.x, gamma,
-                                                                       eps, path, cfg.tol)
-                    runs.append({"case": case, "data": dname, "gamma": gamma, "eps": eps,
-                                 "lam": lam, "W": W, "gap": gap, "res": res, "e_star": e_star,
-                                 "eps_fd": eps_fd})
-    out = _analyse(runs, floors, cfg)
-    out["chain_error"] = chain_err
-    out["family"] = _family(cfg)
+def _functional(cfg: Config, case: str) -> dict:
+    """Every trajectory of one functional: its floors, runs and hand-chained cross-checks."""
+    F, g, qstar, kind = _case(case, cfg.n)
+    lam = float(F.lam)
+    x0 = g.nodes(gaussian_quantile(0.0, 0.7)) if kind == "unbounded" else \
+        g.nodes(BarenblattProfile(2.0 if case == "pme2" else 3.0).quantile_fn(1.3))
+    ss = steady_state(F, g, x0, tol=cfg.tol)
+    e_star = ss.residual / lam
+    floors = {"disc_w2_to_exact": w2_to_quantile(ss.x, g, qstar) if qstar else None,
+              "steady_residual": ss.residual, "e_star": e_star}
+    runs, chain_err = [], {}
+    for dname, q in _data(kind).items():
+        y0 = g.nodes(q)
+        for gamma in cfg.gammas:
+            for eps in (0.0, *cfg.eps_values):
+                W, gap, res, path = _trajectory(F, g, y0, ss.x, gamma, eps, cfg.max_steps,
+                                                cfg.tol)
+                # ε of each inexact step measured independently of foc_residual
+                eps_fd = ([_eps_finite_difference(F, g, path.nodes[k], path.nodes[k + 1],
+                                                  gamma) for k in range(res.size)]
+                          if eps > 0 else [])
+                if dname == next(iter(_data(kind))) and gamma == cfg.gammas[0]:
+                    chain_err[f"{case}, ε={eps:g}"] = _chain_error(F, g, y0, ss.x, gamma, eps,
+                                                                   path, cfg.tol)
+                runs.append({"case": case, "data": dname, "gamma": gamma, "eps": eps,
+                             "lam": lam, "W": W, "gap": gap, "res": res, "e_star": e_star,
+                             "eps_fd": eps_fd})
+    return {"floors": floors, "runs": runs, "chain_error": chain_err}
+
+
+def cases(cfg: Config) -> list[Case]:
+    """One case per functional (3 data × γ × ε trajectories), then the attaining family."""
+    per_run = cfg.n * cfg.max_steps
+    return [*(Case(name, {"functional": name},
+                   3 * len(cfg.gammas) * (1 + len(cfg.eps_values)) * per_run)
+              for name in cfg.cases),
+            Case("family", {}, 6 * len(cfg.gammas) * cfg.n * FAMILY_STEPS)]
+
+
+def run_case(cfg: Config, case: Case) -> dict:
+    if case.key == "family":
+        return _family(cfg)
+    return _functional(cfg, case.params["functional"])
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    per = [results[name] for name in cfg.cases]
+    out = _analyse([r for p in per for r in p["runs"]],
+                   {name: p["floors"] for name, p in zip(cfg.cases, per, strict=True)}, cfg)
+    out["chain_error"] = {k: v for p in per for k, v in p["chain_error"].items()}
+    out["family"] = results["family"]
     return out
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 def _analyse(runs, floors, cfg) -> dict:

@@ -15,6 +15,10 @@ W2 is estimated with POT's exact OT (``ot.emd2``) between independent samples, a
 floor (same estimator on two independent samples of P) is reported beside it. KL part (L1):
 KL(S_#ρ_N ‖ S_#q) = KL(ρ_N‖q) for invertible affine S, and ≤ for a non-invertible S (a projection
 onto k < d coordinates).
+
+Cases: the affine flows of one (d, γ) (every N, kind, δ); the projections of one d; the aligned
+shifts of one d; one nonlinear ``sine`` flow per (N, δ). Each draws from its own generator
+seeded by (seed, case); the reduction takes the maxima.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import ot
 from matplotlib.ticker import NullFormatter
 
 from experiments._api import Check, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -44,10 +49,10 @@ from theory.gaussian import (
     lip_prefixes,
     spd_with_eigs,
 )
-from theory.progress import progress
 
 CLAIMS = ("C9", "C11")
 TITLE = "Inversion errors: W2(P,(S∘T)_#P) vs ‖S∘T−Id‖ vs the telescoping Lipschitz bound"
+STOCHASTIC = True  # random data, perturbations and Monte Carlo samples drawn from config.seed
 
 
 @dataclass(frozen=True)
@@ -205,37 +210,82 @@ def _sine_case(d, gamma, n_blocks, delta, cfg, rng) -> dict:
             "telescoping": bounds.inversion_telescoping(np.array(lips), np.array(dn))}
 
 
-def run(cfg: Config) -> dict:
-    rng = np.random.default_rng(cfg.seed)
-    grid = list(itertools.product(cfg.dims, cfg.gammas, cfg.n_blocks, cfg.kinds, cfg.deltas))
+def _affine_cases(cfg: Config, d: int, gamma: float) -> list[dict]:
+    """The affine flows of one (d, γ): every N, kind and δ."""
     # data and perturbation directions depend on (d, γ, N, kind) only, so curves vary δ alone
-    cases = [_affine_case(*g, np.random.default_rng(
-        [cfg.seed, g[0], int(round(1e3 * g[1])), g[2], cfg.kinds.index(g[3])]))
-        for g in progress(grid, "affine inverses")]
-    proj = [_projection_case(d, rng) for d in cfg.dims]
-    aligned = [_aligned_shift_case(d, cfg.gammas[0], n, cfg.deltas[-1],
-                                   np.random.default_rng([cfg.seed, 7, d, n]))
-               for d in cfg.dims for n in cfg.n_blocks if n >= 2]
-    sine_grid = list(itertools.product(cfg.dims[:1], cfg.gammas[:1], cfg.n_blocks[-2:],
-                                       cfg.mc_deltas))
-    sine = [_sine_case(*g, cfg, rng) for g in progress(sine_grid, "nonlinear inverses (OT)")]
+    return [_affine_case(d, gamma, n, kind, delta, np.random.default_rng(
+        [cfg.seed, d, int(round(1e3 * gamma)), n, cfg.kinds.index(kind)]))
+        for n, kind, delta in itertools.product(cfg.n_blocks, cfg.kinds, cfg.deltas)]
+
+
+def _sine_grid(cfg: Config) -> list[tuple]:
+    return list(itertools.product(cfg.dims[:1], cfg.gammas[:1], cfg.n_blocks[-2:],
+                                  cfg.mc_deltas))
+
+
+def cases(cfg: Config) -> list[Case]:
+    """Affine flows per (d, γ); projections and aligned shifts per d; sine flows per (N, δ).
+
+    Cost in milliseconds, roughly: 1 per affine block, exact OT on the Monte Carlo samples.
+    """
+    blocks = sum(cfg.n_blocks)
+    return [
+        *(Case(f"affine,d={d},gamma={g:g}", {"part": "affine", "d": d, "gamma": g},
+               blocks * len(cfg.kinds) * len(cfg.deltas))
+          for d, g in itertools.product(cfg.dims, cfg.gammas)),
+        *(Case(f"projection,d={d}", {"part": "projection", "d": d}, 3 + d) for d in cfg.dims),
+        *(Case(f"aligned,d={d}", {"part": "aligned", "d": d}, blocks) for d in cfg.dims),
+        *(Case(f"sine,N={n},delta={de:g}",
+               {"part": "sine", "d": d, "gamma": g, "N": n, "delta": de},
+               cfg.mc_samples**2 / 3000) for d, g, n, de in _sine_grid(cfg)),
+    ]
+
+
+def run_case(cfg: Config, case: Case) -> dict | list[dict]:
+    """One case; every random draw comes from a generator seeded by (seed, the case)."""
+    p = case.params
+    d = p["d"]
+    if p["part"] == "affine":
+        return _affine_cases(cfg, d, p["gamma"])
+    if p["part"] == "projection":
+        return _projection_case(d, np.random.default_rng([cfg.seed, 8, d]))
+    if p["part"] == "aligned":
+        return [_aligned_shift_case(d, cfg.gammas[0], n, cfg.deltas[-1],
+                                    np.random.default_rng([cfg.seed, 7, d, n]))
+                for n in cfg.n_blocks if n >= 2]
+    rng = np.random.default_rng([cfg.seed, 9, d, int(round(1e3 * p["gamma"])), p["N"],
+                                 int(round(1e6 * p["delta"]))])
+    return _sine_case(d, p["gamma"], p["N"], p["delta"], cfg, rng)
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    part = {}
+    for c in cases(cfg):
+        part.setdefault(c.params["part"], []).append(results[c.key])
+    flows = [x for v in part["affine"] for x in v]
+    proj, sine = part["projection"], part["sine"]
+    aligned = [x for v in part["aligned"] for x in v]
     return {
-        "cases": cases,
-        "worst_w2_over_l2": max(c["w2"] / c["l2"] for c in cases),
-        "worst_l2_over_telescoping": max(c["l2"] / c["telescoping"] for c in cases),
+        "cases": flows,
+        "worst_w2_over_l2": max(c["w2"] / c["l2"] for c in flows),
+        "worst_l2_over_telescoping": max(c["l2"] / c["telescoping"] for c in flows),
         # N = 1: δ_1 = ‖S_1∘T_1 − Id‖ is the bounded quantity itself (ratio 1 by identity)
-        "worst_l2_over_telescoping_n_ge2": max(c["l2"] / c["telescoping"] for c in cases
+        "worst_l2_over_telescoping_n_ge2": max(c["l2"] / c["telescoping"] for c in flows
                                                if c["N"] >= 2),
-        "max_kl_rel_diff_invertible": max(c["kl_rel_diff"] for c in cases),
+        "max_kl_rel_diff_invertible": max(c["kl_rel_diff"] for c in flows),
         "max_kl_ratio_projection": max(max(p["ratios"]) for p in proj),
         "projection": proj,
         "sine": sine,
         "worst_sine_l2_over_telescoping": max(s["l2_mc"] / s["telescoping"] for s in sine),
         "aligned_shift": aligned,
         "aligned_shift_max_abs_ratio_minus_1": max(abs(a["ratio"] - 1.0) for a in aligned),
-        "max_lip": max(c["lip_max"] for c in cases),
+        "max_lip": max(c["lip_max"] for c in flows),
         "mc_samples": cfg.mc_samples,
     }
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 def checks(r: dict) -> list[Check]:

@@ -14,6 +14,11 @@ uncertainty; the random ``mixed`` kind: per-seed slopes with a 95% t-interval ov
 Negative controls in the same figure: c = 0.5 (the transient dominates: slope ≈ 2c = 1) and a
 N frozen at N(ε = 1e-2) (plateau: slope → 0, fitted on ε < 3e-3). The minimal N that reaches
 Cε² is fitted against log(1/ε) and compared with the predicted slope 1/log(1+γλ).
+
+Cases: per (data law, d, γ), its curves in parts of comparable cost (``…,theorem``: the mean and
+map kinds; ``…,mixed.s1``: one seed of the mixed kind; ``…,controls``: c ≠ 1 and frozen N) and its
+N_min fit (``…,n_min``), keys ``anisotropic,d=2,gamma=0.5,theorem``; the reduction fits the
+slopes across seeds and cases.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -36,11 +42,13 @@ from experiments._plotting import (
 )
 from theory import bounds, gaussian
 from theory.gaussian import build_affine_flow, inexact_trajectory, random_rotation
-from theory.progress import progress
 from theory.rates import fit_line, fit_loglog, seed_interval
 
 CLAIMS = ("C8", "C9")
 TITLE = "Main theorem: KL(P‖q̂) ≤ C(γ,λ)ε² with N ~ log(1/ε) inexact blocks; generation explicit"
+
+#: The data laws and the mixed kind's perturbations are drawn from ``config.seed``.
+STOCHASTIC = True
 
 SHAPES = ("mean_shift", "anisotropic", "singular_ou")
 
@@ -157,28 +165,100 @@ def _n_min(m0, s0, gamma, lam, w0, eps_grid) -> dict:
             "rel_err": float(abs(fit.slope / pred - 1.0))}
 
 
-def run(cfg: Config) -> dict:
-    eps_grid = np.logspace(*cfg.eps_exponents[:2], int(cfg.eps_exponents[2]))
-    lam = 1.0
+#: λ of the target N(0, I) (the strong convexity of its potential).
+LAM = 1.0
+#: Relative cost of one block of each residual kind (measured: map ≈ 2×, mixed ≈ 3× mean).
+_KIND_COST = {"mean": 1.0, "map": 2.0, "mixed": 3.0}
+
+
+def _eps_grid(cfg: Config) -> np.ndarray:
+    return np.logspace(*cfg.eps_exponents[:2], int(cfg.eps_exponents[2]))
+
+
+def _groups(cfg: Config) -> list[tuple[str, int, float]]:
+    """The (data law, d, γ) triples, in the order of the results' ``cases``."""
+    return list(itertools.product(cfg.shapes, cfg.dims, cfg.gammas))
+
+
+def _group_key(shape: str, d: int, gamma: float) -> str:
+    return f"{shape},d={d},gamma={gamma:g}"
+
+
+def _group_data(cfg: Config, shape: str, d: int, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The data law (mean, covariance) of one (shape, d, γ), drawn from ``cfg.seed``."""
+    rng = np.random.default_rng([cfg.seed, d, int(1e3 * gamma), cfg.shapes.index(shape)])
+    return _data(shape, d, rng, cfg.ou_delta)
+
+
+def _curve_specs(cfg: Config) -> list[tuple[str, str, str, float | None, int]]:
+    """The curves of one (shape, d, γ) in the order of its ``curves`` list.
+
+    Each is (case part, name, kind, c, seed); c = None is the frozen-N control (N = N(ε =
+    ``fixed_n_eps``) for every ε). Parts of comparable cost: the deterministic kinds at
+    c_theorem (``theorem``), one per seed of the mixed kind (``mixed.s<seed>``), the controls.
+    """
+    specs = []
+    for kind in cfg.kinds:
+        if kind == "mixed":
+            specs += [(f"mixed.s{s}", f"mixed.s{s}", kind, cfg.c_theorem, s)
+                      for s in range(cfg.mixed_seeds)]
+        else:
+            specs.append(("theorem", kind, kind, cfg.c_theorem, 0))
+    specs += [("controls", f"c{c:g}", "mean", c, 0) for c in cfg.c_controls]
+    specs.append(("controls", "fixed_n", "mean", None, 0))
+    return specs
+
+
+def cases(cfg: Config) -> list[Case]:
+    """Per (shape, d, γ): the parts of its curves (``_curve_specs``) and its N_min fit.
+
+    Keys ``<shape>,d=<d>,gamma=<γ>,<part>`` (parts ``theorem``, ``mixed.s0``, …, ``controls``,
+    ``n_min``). Cost: the JKO blocks the case integrates (Σ_ε N(ε), times the kind's cost).
+    """
+    eps_grid = _eps_grid(cfg)
     out = []
-    grid = list(itertools.product(cfg.shapes, cfg.dims, cfg.gammas))
-    for shape, d, gamma in progress(grid, "KL guarantee"):
-        rng = np.random.default_rng([cfg.seed, d, int(1e3 * gamma), cfg.shapes.index(shape)])
-        m0, s0 = _data(shape, d, rng, cfg.ou_delta)
-        w0 = gaussian.w2(m0, s0)
-        curves = []
-        for kind in cfg.kinds:
-            seeds = range(cfg.mixed_seeds) if kind == "mixed" else [0]
-            curves += [_curve(m0, s0, gamma, lam, w0, eps_grid, kind, cfg.c_theorem, None, s)
-                       for s in seeds]
-        curves += [_curve(m0, s0, gamma, lam, w0, eps_grid, "mean", c, None, 0)
-                   for c in cfg.c_controls]
-        n_fixed = bounds.n_blocks_required(w0, cfg.fixed_n_eps, gamma, lam, cfg.c_theorem)
-        curves.append(_curve(m0, s0, gamma, lam, w0, eps_grid, "mean", None, n_fixed, 0,
-                             fixed_eps=cfg.fixed_n_eps))
-        out.append({"shape": shape, "d": d, "gamma": gamma, "lam": lam, "w0": w0,
-                    "kl0": gaussian.kl(m0, s0), "curves": curves,
-                    "n_min": _n_min(m0, s0, gamma, lam, w0, eps_grid)})
+    for shape, d, gamma in _groups(cfg):
+        w0 = gaussian.w2(*_group_data(cfg, shape, d, gamma))
+        n_fixed = bounds.n_blocks_required(w0, cfg.fixed_n_eps, gamma, LAM, cfg.c_theorem)
+        cost: dict[str, float] = {}
+        for part, _, kind, c, _ in _curve_specs(cfg):
+            blocks = (n_fixed * eps_grid.size if c is None else
+                      sum(bounds.n_blocks_required(w0, e, gamma, LAM, c) for e in eps_grid))
+            cost[part] = cost.get(part, 0.0) + _KIND_COST[kind] * blocks
+        cost["n_min"] = bounds.n_blocks_required(w0, eps_grid.min(), gamma, LAM, 3.0) \
+            * eps_grid.size
+        out += [Case(f"{_group_key(shape, d, gamma)},{part}",
+                     {"shape": shape, "d": d, "gamma": gamma, "part": part}, c)
+                for part, c in cost.items()]
+    return out
+
+
+def run_case(cfg: Config, case: Case) -> dict:
+    """The curves of one part (``{name: _curve(...)}``), or the N_min fit with W_0 and KL_0."""
+    p = case.params
+    gamma = p["gamma"]
+    m0, s0 = _group_data(cfg, p["shape"], p["d"], gamma)
+    w0 = gaussian.w2(m0, s0)
+    eps_grid = _eps_grid(cfg)
+    if p["part"] == "n_min":
+        return {"w0": w0, "kl0": gaussian.kl(m0, s0),
+                "n_min": _n_min(m0, s0, gamma, LAM, w0, eps_grid)}
+    n_fixed = bounds.n_blocks_required(w0, cfg.fixed_n_eps, gamma, LAM, cfg.c_theorem)
+    return {name: _curve(m0, s0, gamma, LAM, w0, eps_grid, kind, c,
+                         n_fixed if c is None else None, seed,
+                         fixed_eps=cfg.fixed_n_eps if c is None else None)
+            for part, name, kind, c, seed in _curve_specs(cfg) if part == p["part"]}
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    """Each (shape, d, γ) with its curves and N_min fit; slopes, worst ratios, controls."""
+    out = []
+    for shape, d, gamma in _groups(cfg):
+        group = _group_key(shape, d, gamma)
+        info = results[f"{group},n_min"]
+        curves = [results[f"{group},{part}"][name] for part, name, *_ in _curve_specs(cfg)]
+        out.append({"shape": shape, "d": d, "gamma": gamma, "lam": LAM, "w0": info["w0"],
+                    "kl0": info["kl0"], "curves": curves, "n_min": info["n_min"]})
     thm = [c for case in out for c in case["curves"] if c["c"] == cfg.c_theorem]
     mixed = {}
     for case in out:
@@ -191,7 +271,7 @@ def run(cfg: Config) -> dict:
                      if cv["c"] == c and cv["kind"] == "mean"] for c in cfg.c_controls}
     return {
         "derivation": _constant_from_t1_t2(),
-        "eps": eps_grid, "c_theorem": cfg.c_theorem, "fixed_n_eps": cfg.fixed_n_eps,
+        "eps": _eps_grid(cfg), "c_theorem": cfg.c_theorem, "fixed_n_eps": cfg.fixed_n_eps,
         "cases": out,
         "worst_ratio_theorem": max(float(np.max(c["ratio_to_bound"])) for c in thm),
         "slopes_theorem": {k: [c["slope"] for c in thm if c["kind"] == k] for k in cfg.kinds},
@@ -205,6 +285,10 @@ def run(cfg: Config) -> dict:
         "n_min_slopes": [(case["n_min"]["slope"], case["n_min"]["slope_se"],
                           case["n_min"]["slope_pred"]) for case in out],
     }
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 def _constant_from_t1_t2() -> dict:

@@ -7,6 +7,9 @@ x⁴/4, against the Gibbs quantiles by quadrature; (c) one step of the confined 
 γ = 0.3, R0 = 2.5) against the discrete-time Barenblatt law R1 = 1.98183185 (cosine grid); (d) the
 discrete minimisers of the confined porous medium (m = 2, 3) against the stationary Barenblatt
 profile. Also: the FOC residual of every converged solve, and exact invariances.
+
+Cases: one per grid size n (all six references at that n), then ``invariances``; the reduction
+fits the orders of accuracy.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check
+from experiments._cases import Case, run_cases
 from experiments._plotting import fmt, legend_outside, new_figure, save, seed_colors
 from theory import bounds, gaussian
 from theory.oned import (
@@ -33,10 +37,10 @@ from theory.oned import (
     w2,
     w2_to_quantile,
 )
-from theory.progress import progress
 
 CLAIMS = ("C17",)
 TITLE = "1-D Lagrangian JKO solver vs exact references (Gaussian, Gibbs, Barenblatt): error vs n"
+STOCHASTIC = False  # exact references and deterministic solves: config.seed is not used
 
 R1_REFERENCE = 1.98183185  # docs/numerics.md §3.2
 
@@ -61,7 +65,8 @@ def _order(ns, errs) -> float:
     return float(-np.polyfit(np.log(ns), np.log(errs), 1)[0])
 
 
-def run(cfg: Config) -> dict:
+def _at_n(cfg: Config, n: int) -> dict:
+    """Every reference at grid size n: W2 error, FOC residual, Newton iterations; R1."""
     kl_std = kl_to_gibbs(quartic_potential(1.0))
     kl_quartic = kl_to_gibbs(quartic_potential(1.0, 1.0))
     m1, c1 = gaussian.jko_step([1.5], [[4.0]], gamma=0.5)
@@ -70,38 +75,34 @@ def run(cfg: Config) -> dict:
     pme2 = PorousMedium(2.0) + quartic_potential(1.0)
     pme3 = PorousMedium(3.0) + quartic_potential(1.0)
     r1 = bar2.next_radius(2.5, 0.3)
-    names = ("gaussian_step", "gaussian_step_uniform_grid", "gibbs_quartic_steady",
-             "barenblatt_step_m2", "barenblatt_steady_m2", "barenblatt_steady_m3")
-    err = {k: [] for k in names}
-    resid = {k: [] for k in names}
-    iters = {k: [] for k in names}
-    r1_measured = []
-    for n in progress(cfg.ns, "validation n"):
-        gg, gu, gc = gaussian_grid(n), uniform_grid(n), cosine_grid(n)
-        for key, g in (("gaussian_step", gg), ("gaussian_step_uniform_grid", gu)):
-            r = jko_step(g.nodes(gaussian_quantile(1.5, 2.0)), g, kl_std, 0.5, tol=cfg.tol)
-            err[key].append(w2_to_quantile(r.x, g, gauss_ref))
-            resid[key].append(r.residual)
-            iters[key].append(r.n_iter)
-        ss = steady_state(kl_quartic, gg, gg.nodes(gaussian_quantile()), tol=cfg.tol)
-        err["gibbs_quartic_steady"].append(w2_to_quantile(ss.x, gg, kl_quartic.gibbs.quantile))
-        resid["gibbs_quartic_steady"].append(ss.residual)
-        iters["gibbs_quartic_steady"].append(ss.n_iter)
-        r = jko_step(gc.nodes(bar2.quantile_fn(2.5)), gc, pme2, 0.3, tol=cfg.tol)
-        err["barenblatt_step_m2"].append(w2_to_quantile(r.x, gc, bar2.quantile_fn(r1)))
-        r1_measured.append(float(np.sqrt(np.dot(gc.w, r.x**2) / bar2.m2)))
-        resid["barenblatt_step_m2"].append(r.residual)
-        iters["barenblatt_step_m2"].append(r.n_iter)
-        for key, b, F in (("barenblatt_steady_m2", bar2, pme2), ("barenblatt_steady_m3", bar3,
-                                                                   pme3)):
-            ss = steady_state(F, gc, gc.nodes(b.quantile_fn(1.5)), tol=cfg.tol)
-            err[key].append(w2_to_quantile(ss.x, gc, b.quantile_fn()))
-            resid[key].append(ss.residual)
-            iters[key].append(ss.n_iter)
-    ns = np.array(cfg.ns, dtype=float)
-    orders = {k: _order(ns, v) for k, v in err.items()}
-    orders_last3 = {k: _order(ns[-3:], v[-3:]) for k, v in err.items()}
-    # invariances on a non-Gaussian (bimodal) start, n = 400
+    err, resid, iters = {}, {}, {}
+
+    def record(key, solve, g, ref):
+        err[key] = w2_to_quantile(solve.x, g, ref)
+        resid[key] = solve.residual
+        iters[key] = solve.n_iter
+
+    gg, gu, gc = gaussian_grid(n), uniform_grid(n), cosine_grid(n)
+    for key, g in (("gaussian_step", gg), ("gaussian_step_uniform_grid", gu)):
+        record(key, jko_step(g.nodes(gaussian_quantile(1.5, 2.0)), g, kl_std, 0.5, tol=cfg.tol),
+               g, gauss_ref)
+    record("gibbs_quartic_steady", steady_state(kl_quartic, gg, gg.nodes(gaussian_quantile()),
+                                                tol=cfg.tol), gg, kl_quartic.gibbs.quantile)
+    r = jko_step(gc.nodes(bar2.quantile_fn(2.5)), gc, pme2, 0.3, tol=cfg.tol)
+    record("barenblatt_step_m2", r, gc, bar2.quantile_fn(r1))
+    r1_measured = float(np.sqrt(np.dot(gc.w, r.x**2) / bar2.m2))
+    for key, b, F in (("barenblatt_steady_m2", bar2, pme2), ("barenblatt_steady_m3", bar3,
+                                                               pme3)):
+        record(key, steady_state(F, gc, gc.nodes(b.quantile_fn(1.5)), tol=cfg.tol), gc,
+               b.quantile_fn())
+    return {"errors": err, "residuals": resid, "newton_iters": iters, "r1": r1,
+            "r1_measured": r1_measured}
+
+
+def _invariances(cfg: Config) -> dict:
+    """Translation and fixed-point invariances on a non-Gaussian (bimodal) start, n = 400."""
+    kl_std = kl_to_gibbs(quartic_potential(1.0))
+    kl_quartic = kl_to_gibbs(quartic_potential(1.0, 1.0))
     g = gaussian_grid(400)
     y = g.nodes(GaussianMixture1D.make([0.4, 0.6], [-1.0, 2.0], [0.5, 0.8]).quantile)
     shift = 1.7
@@ -112,14 +113,39 @@ def run(cfg: Config) -> dict:
     transl_err = float(np.max(np.abs(b - a - shift * bounds.w2_contraction_factor(0.5, 1.0))))
     ss = steady_state(kl_quartic, g, g.nodes(gaussian_quantile()), tol=cfg.tol)
     fixed = jko_step(ss.x, g, kl_quartic, 0.7, tol=cfg.tol)
-    fixed_err = w2(fixed.x, ss.x, g)
+    return {"translation_error": transl_err, "fixed_point_w2": w2(fixed.x, ss.x, g)}
+
+
+def cases(cfg: Config) -> list[Case]:
+    """One case per grid size n (cost ~ n), then the invariances (n = 400)."""
+    return [*(Case(f"n={n}", {"n": n}, n) for n in cfg.ns), Case("invariances", {}, 200)]
+
+
+def run_case(cfg: Config, case: Case) -> dict:
+    return _invariances(cfg) if case.key == "invariances" else _at_n(cfg, case.params["n"])
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    per_n = [results[f"n={n}"] for n in cfg.ns]
+    err, resid, iters = ({k: [p[part][k] for p in per_n] for k in per_n[0][part]}
+                         for part in ("errors", "residuals", "newton_iters"))
+    ns = np.array(cfg.ns, dtype=float)
+    orders = {k: _order(ns, v) for k, v in err.items()}
+    orders_last3 = {k: _order(ns[-3:], v[-3:]) for k, v in err.items()}
+    inv = results["invariances"]
     return {
         "ns": ns, "errors": err, "residuals": resid, "newton_iters": iters,
         "orders": orders, "orders_last3": orders_last3,
-        "r1_exact": r1, "r1_reference": R1_REFERENCE, "r1_measured": r1_measured,
+        "r1_exact": per_n[0]["r1"], "r1_reference": R1_REFERENCE,
+        "r1_measured": [p["r1_measured"] for p in per_n],
         "max_residual": float(max(max(v) for v in resid.values())),
-        "translation_error": transl_err, "fixed_point_w2": fixed_err, "tol": cfg.tol,
+        "translation_error": inv["translation_error"], "fixed_point_w2": inv["fixed_point_w2"],
+        "tol": cfg.tol,
     }
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 def checks(r: dict) -> list[Check]:

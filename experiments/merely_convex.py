@@ -21,6 +21,9 @@ holds for every λ ≥ 0), where G(ρ_n) − G(ν) = λW_0²(1+γλ)^{-2n}/2 exa
 gap/bound = γλn(1+γλ)^{-2n} (at most 1/4, at γλ = 1/(2n−1) and n = 1). Finally, ``trajectory``
 is cross-checked against the same steps chained by hand (``jko_step``), its energies against
 ``G.energy``.
+
+Cases: one per (potential, γ) (the trajectories from its three data laws), then ``family`` and
+``chain``; the reduction orders the runs by potential, data, γ and takes the worst ratio.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 from scipy import stats
 
 from experiments._api import Check, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -55,10 +59,10 @@ from theory.oned import (
     trajectory,
     w2_sq,
 )
-from theory.progress import progress
 
 CLAIMS = ("C16",)
 TITLE = "Merely convex G (λ = 0, V = x⁴/4 and √(1+x²)): O(1/n) gap bound vs measured decay"
+STOCHASTIC = False  # fixed data laws and deterministic solves: config.seed is not used
 
 #: Closed-form family (module docstring): λ values, shift of ν, number of steps. The gap and W0²
 #: are exact up to the solver (W error ≲ 1e-10 against W ≥ 1e-2, gap round-off ~1e-14 against
@@ -96,7 +100,7 @@ def _sqrt_potential() -> Potential:
                      lambda x: (1.0 + x * x) ** -1.5, lam=0.0, name="√(1+x²)")
 
 
-def _cases() -> dict:
+def _potentials() -> dict:
     bim = GaussianMixture1D.make([0.5, 0.5], [-4.0, 3.0], [0.5, 1.0])
     return {
         "quartic": (quartic_potential(0.0, 1.0), {
@@ -110,41 +114,72 @@ def _cases() -> dict:
     }
 
 
-def run(cfg: Config) -> dict:
+def _runs(cfg: Config, name: str, gamma: float) -> list[dict]:
+    """The trajectories of potential ``name`` at step γ, one per data law."""
+    V, datas = _potentials()[name]
+    F = kl_to_gibbs(V)  # = ∫V dρ + ∫ρlogρ + log Z, so G − G(ν) = KL(ρ‖e^{-V}/Z)
+    g = gaussian_grid(cfg.n)
+    nu = steady_state(F, g, g.nodes(F.gibbs.quantile), tol=cfg.tol)
+    g_nu = F.energy(nu.x, g)
     runs = []
-    for name, (V, datas) in progress(list(_cases().items()), "potentials"):
-        F = kl_to_gibbs(V)  # = ∫V dρ + ∫ρlogρ + log Z, so G − G(ν) = KL(ρ‖e^{-V}/Z)
-        g = gaussian_grid(cfg.n)
-        nu = steady_state(F, g, g.nodes(F.gibbs.quantile), tol=cfg.tol)
-        g_nu = F.energy(nu.x, g)
-        for dname, q in datas.items():
-            y0 = g.nodes(q)
-            w0sq = w2_sq(y0, nu.x, g)
-            for gamma in cfg.gammas:
-                path = trajectory(y0, g, F, gamma, cfg.n_steps, tol=cfg.tol)
-                gaps, res = path.energies[1:] - g_nu, path.residuals
-                nn = np.arange(1, cfg.n_steps + 1)
-                bnd = bounds.merely_convex_gap(nn, gamma, w0sq)
-                # log-log slope over the window 1e-8 < gap < gap_1/100 (the post-transient decay)
-                win = (gaps > 1e-8) & (gaps < 1e-2 * gaps[0])
-                # None (not NaN, which the pipeline rejects): too few steps in the window
-                sl = (float(np.polyfit(np.log(nn[win]), np.log(gaps[win]), 1)[0])
-                      if np.sum(win) > 2 else None)
-                runs.append({"potential": name, "data": dname, "gamma": gamma, "w0_sq": w0sq,
-                             "gap": gaps, "bound": bnd, "ratio": gaps / bnd,
-                             "max_ratio": float(np.max(gaps / bnd)),
-                             "argmax": int(np.argmax(gaps / bnd)) + 1,
-                             "late_loglog_slope": sl, "max_residual": float(np.max(res)),
-                             "nu_residual": nu.residual,
-                             "nu_w2_to_exact": float(np.sqrt(w2_sq(
-                                 nu.x, g.nodes(F.gibbs.quantile), g)))})
+    for dname, q in datas.items():
+        y0 = g.nodes(q)
+        w0sq = w2_sq(y0, nu.x, g)
+        path = trajectory(y0, g, F, gamma, cfg.n_steps, tol=cfg.tol)
+        gaps, res = path.energies[1:] - g_nu, path.residuals
+        nn = np.arange(1, cfg.n_steps + 1)
+        bnd = bounds.merely_convex_gap(nn, gamma, w0sq)
+        # log-log slope over the window 1e-8 < gap < gap_1/100 (the post-transient decay)
+        win = (gaps > 1e-8) & (gaps < 1e-2 * gaps[0])
+        # None (not NaN, which the pipeline rejects): too few steps in the window
+        sl = (float(np.polyfit(np.log(nn[win]), np.log(gaps[win]), 1)[0])
+              if np.sum(win) > 2 else None)
+        runs.append({"potential": name, "data": dname, "gamma": gamma, "w0_sq": w0sq,
+                     "gap": gaps, "bound": bnd, "ratio": gaps / bnd,
+                     "max_ratio": float(np.max(gaps / bnd)),
+                     "argmax": int(np.argmax(gaps / bnd)) + 1,
+                     "late_loglog_slope": sl, "max_residual": float(np.max(res)),
+                     "nu_residual": nu.residual,
+                     "nu_w2_to_exact": float(np.sqrt(w2_sq(
+                         nu.x, g.nodes(F.gibbs.quantile), g)))})
+    return runs
+
+
+def _key(name: str, gamma: float) -> str:
+    return f"{name},gamma={gamma:g}"
+
+
+def cases(cfg: Config) -> list[Case]:
+    """One case per (potential, γ), then the closed-form family and the chained steps."""
+    return [*(Case(_key(name, gamma), {"potential": name, "gamma": gamma},
+                   3 * cfg.n * cfg.n_steps) for name in _potentials() for gamma in cfg.gammas),
+            Case("family", {}, len(FAMILY_LAMS) * len(cfg.gammas) * cfg.n * FAMILY_STEPS),
+            Case("chain", {}, 2 * cfg.n * CHAIN_STEPS)]
+
+
+def run_case(cfg: Config, case: Case) -> list[dict] | dict | float:
+    if case.key == "family":
+        return _family(cfg)
+    if case.key == "chain":
+        return _chain_error(cfg)
+    return _runs(cfg, case.params["potential"], case.params["gamma"])
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    # in the order potential, data, γ
+    runs = [results[_key(name, gamma)][i] for name, (_, datas) in _potentials().items()
+            for i in range(len(datas)) for gamma in cfg.gammas]
     worst = max(runs, key=lambda r: r["max_ratio"])
-    return {"runs": runs, "worst_ratio": worst["max_ratio"], "family": _family(cfg),
-            "chain_error": _chain_error(cfg),
+    return {"runs": runs, "worst_ratio": worst["max_ratio"], "family": results["family"],
+            "chain_error": results["chain"],
             "worst_case": f"{worst['potential']}, {worst['data']}, γ={worst['gamma']}, "
                           f"n={worst['argmax']}",
             "n": cfg.n, "gammas": list(cfg.gammas), "n_steps": cfg.n_steps,
             "max_residual": max(r["max_residual"] for r in runs)}
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 def _family(cfg: Config) -> dict:
@@ -171,7 +206,7 @@ def _family(cfg: Config) -> dict:
 
 def _chain_error(cfg: Config) -> float:
     """Max |difference| of ``trajectory`` vs CHAIN_STEPS ``jko_step`` calls chained by hand."""
-    V, datas = _cases()["quartic"]
+    V, datas = _potentials()["quartic"]
     F, g = kl_to_gibbs(V), gaussian_grid(cfg.n)
     y = g.nodes(next(iter(datas.values())))
     path = trajectory(y, g, F, cfg.gammas[0], CHAIN_STEPS, tol=cfg.tol)

@@ -36,6 +36,9 @@ ML Gaussian N(μ, Σ) (test and train NLL). Also: the round trip :math:`|F^{-1}(
 test points (the network's own backward integration; at S and S/2 RK4 steps), the two routes to
 log q̂ at generated points (forward ``log_prob``, backward ``sample``) at S and ``check_steps``
 steps, and generated digits :math:`\mu + F^{-1}(z)W^{-1}` clipped to [0, 1].
+
+Cases: one (``digits``), the single training run with its evaluation (a trained flow cannot
+leave its case); the reduction returns its results.
 """
 
 from __future__ import annotations
@@ -50,12 +53,15 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
 from experiments._api import Check, checkpoint_path
+from experiments._cases import Case, run_cases
 from experiments._plotting import fmt, legend_outside, new_figure, save
-from theory.flow import FlowConfig, std_normal_log_prob, to_numpy, torch_threads, train_flow
+from theory.flow import FlowConfig, std_normal_log_prob, to_numpy, train_flow
 
 CLAIMS = ("C9", "C11")
 TITLE = ("Neural JKO flow on scikit-learn's 8×8 digits (d = 64): held-out NLL per block, "
          "bits/dim, Gaussian baseline, inversion, generated digits")
+#: The train/test split, the dequantisation noise and the training run follow ``config.seed``.
+STOCHASTIC = True
 
 #: Pixel levels of the digits (values 0..16).
 LEVELS = 17
@@ -250,12 +256,13 @@ def prepare(cfg: Config) -> Prepared:
     return Prepared(Digits(train_px, mu, w), cov, log_det_w, x_train, x_test)
 
 
-def run(config: Config) -> dict:
-    with torch_threads(1):  # 2 shared cores: 2 threads contend badly
-        return _run(config)
+def cases(config: Config) -> list[Case]:
+    """One case: the single training run and its evaluation (the flow is not returned)."""
+    return [Case("digits")]
 
 
-def _run(cfg: Config) -> dict:
+def run_case(cfg: Config, case: Case) -> dict:
+    """Train the flow on the digits, then every number of the results dict."""
     fc = cfg.flow
     steps = fc.eval_steps
     law, cov, log_det_w, x_train, x_test = prepare(cfg)
@@ -315,6 +322,15 @@ def _run(cfg: Config) -> dict:
         "test_images": np.round(np.clip(x_test[:cfg.n_show], 0.0, 1.0), 4),
         "gaussian_samples": np.round(np.clip(g_samples, 0.0, 1.0), 4),
     }
+
+
+def reduce(config: Config, results: dict) -> dict:
+    """The ``digits`` case's results."""
+    return results["digits"]
+
+
+def run(config: Config) -> dict:
+    return run_cases(config, cases, run_case, reduce)
 
 
 def _mosaic(imgs: NDArray, cols: int = 6) -> NDArray:

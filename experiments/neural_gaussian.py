@@ -26,8 +26,11 @@ backward (generated points with their backward density). Density cross-checks (C
 docs/numerics.md §6.8): the integrated log-det against slogdet of the discrete block map,
 ``JKOFlow.log_prob`` against the density of ``JKOFlow.sample`` at generated points, and the mass
 of q̂ by importance sampling. The quick profile uses the correlated 2-D data set, whose blocks
-change volume, and the 10-D set, with two blocks each. Full profile: about 7.5 minutes on one
-core (100-120 s per data set; a block's training cost does not depend on d).
+change volume, and the 10-D set, with two blocks each. Full profile: about 10 minutes on one
+core (130-160 s per data set; a block's training cost does not depend on d).
+
+Cases: one per data set (key = its name: the training run and every evaluation of that flow);
+the reduction collects them under ``datasets`` in the order of ``config.datasets``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy.special import digamma
 
 from experiments._api import Check, checkpoint_path, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import BOUND_STYLE, fmt, legend_outside, new_figure, save
 from theory import bounds, gaussian
 from theory.flow import (
@@ -56,7 +60,6 @@ from theory.flow import (
     kl_k3,
     std_normal_log_prob,
     to_numpy,
-    torch_threads,
     train_flow,
 )
 from theory.spd import symmetrize
@@ -64,6 +67,8 @@ from theory.spd import symmetrize
 CLAIMS = ("C8", "C9", "C12")
 TITLE = ("Neural JKO flow on Gaussian data (d = 2, 10, 30) vs the closed-form JKO trajectory "
          "(C8, C9, C12)")
+#: Every training run and evaluation sample is seeded from ``config.seed``.
+STOCHASTIC = True
 
 #: The 2-D data sets: name -> (mean, covariance).
 DATASETS = {"shift": ([3.0, 3.0], [[1.0, 0.0], [0.0, 1.0]]),
@@ -337,15 +342,29 @@ def _density_checks(flow, data, x0: torch.Tensor, xg: torch.Tensor, lq_bwd: torc
             "kl_naive_slogdet_se": float(h_sl.std(ddof=1) / np.sqrt(h_sl.size))}
 
 
+def cases(config: Config) -> list[Case]:
+    """One case per data set (a training run and its evaluation); cost: Adam steps × batch."""
+    fc = config.flow
+    cost = sum(fc.iters_of(k) for k in range(fc.n_blocks)) * fc.batch
+    return [Case(name, {"dataset": name}, cost) for name in config.datasets]
+
+
+def run_case(config: Config, case: Case) -> dict:
+    """Data set ``case.params["dataset"]``; ``wall_s`` is its wall time (s; the only timing)."""
+    t0 = time.perf_counter()
+    out = _one(case.params["dataset"], config)
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def reduce(config: Config, results: dict) -> dict:
+    """The data sets' results under ``datasets``, in the order of ``config.datasets``."""
+    return {"datasets": {name: results[name] for name in config.datasets}}
+
+
 def run(config: Config) -> dict:
     """Every data set of ``config``; ``wall_s`` is each one's wall time (s; the only timing)."""
-    out = {}
-    with torch_threads(1):  # 2 shared cores: 2 threads contend badly (measured 7x slower)
-        for name in config.datasets:
-            t0 = time.perf_counter()
-            out[name] = _one(name, config)
-            out[name]["wall_s"] = time.perf_counter() - t0
-    return {"datasets": out}
+    return run_cases(config, cases, run_case, reduce)
 
 
 def plot(results: dict, path) -> None:

@@ -10,6 +10,9 @@ W2(P, q̂) (samples): the mixed KL–W2 guarantee. Then the reverse pass is made
 — RK4 with 1 step, explicit Euler, and exact inverses plus a constant shift — and
 ‖S∘T − Id‖_{L²(ρ_δ)} (which bounds W2(ρ_δ, (S∘T)_#ρ_δ)) is compared with the telescoping bound
 Σ_n Lip(S_1∘…∘S_{n-1}) δ_n (docs/theory.md R7(b)).
+
+Cases: one training run per δ (``delta=0.05``, ``delta=0.2``; the first also runs the inversion
+study) and the sample-W2 estimator's validation (``w2_validation``); the reduction lists the runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy.stats import gaussian_kde
 
 from experiments._api import Check, checkpoint_path, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     fmt,
@@ -40,7 +44,6 @@ from theory.flow import (
     max_jacobian_norm,
     ou_smooth,
     to_numpy,
-    torch_threads,
     train_flow,
     w2_emd,
     w2_null_band,
@@ -49,6 +52,8 @@ from theory.flow import (
 
 CLAIMS = ("C10", "C11")
 TITLE = "Neural JKO flow on circle data (OU-smoothed): mixed KL–W2 guarantee, inversion errors"
+#: The training runs and every evaluation sample are seeded from ``config.seed``.
+STOCHASTIC = True
 
 SHIFT_DIR = np.array([0.6, 0.8])
 #: Figure names of the inexact inverses.
@@ -167,11 +172,6 @@ def _one_delta(delta: float, cfg: Config, with_inversion: bool) -> dict:
     return out
 
 
-def run(config: Config) -> dict:
-    with torch_threads(1):  # 2 shared cores: 2 threads contend badly
-        return _run(config)
-
-
 def _w2_estimator_validation(config: Config) -> dict:
     """The sample-W2 estimator on a case with a known answer: W2(x, x + c) = |c| exactly.
 
@@ -185,10 +185,37 @@ def _w2_estimator_validation(config: Config) -> dict:
             "abs_err": abs(est - float(np.linalg.norm(shift)))}
 
 
-def _run(config: Config) -> dict:
-    return {"runs": [_one_delta(d, config, i == 0) for i, d in enumerate(config.deltas)],
+def _delta_key(delta: float) -> str:
+    return f"delta={delta:g}"
+
+
+def cases(config: Config) -> list[Case]:
+    """One training run per δ (the first with the inversion study), and the W2 validation.
+
+    Cost: Adam steps × batch (the validation is one small exact OT problem).
+    """
+    fc = config.flow
+    cost = sum(fc.iters_of(k) for k in range(fc.n_blocks)) * fc.batch
+    return [Case(_delta_key(d), {"delta": d, "inversion": i == 0}, cost)
+            for i, d in enumerate(config.deltas)] + [Case("w2_validation")]
+
+
+def run_case(config: Config, case: Case) -> dict:
+    """One δ's training run and evaluation (``_one_delta``), or the W2 estimator validation."""
+    if case.key == "w2_validation":
+        return _w2_estimator_validation(config)
+    return _one_delta(case.params["delta"], config, case.params["inversion"])
+
+
+def reduce(config: Config, results: dict) -> dict:
+    """The δ runs in the order of ``config.deltas``, the atoms shown and the W2 validation."""
+    return {"runs": [results[_delta_key(d)] for d in config.deltas],
             "atoms_shown": Circle(config.radius).atoms(64), "n_atoms": config.n_atoms,
-            "w2_estimator_validation": _w2_estimator_validation(config)}
+            "w2_estimator_validation": results["w2_validation"]}
+
+
+def run(config: Config) -> dict:
+    return run_cases(config, cases, run_case, reduce)
 
 
 def _density(ax, pts, lim: float, title: str, cmap: str = "Blues") -> None:

@@ -12,16 +12,23 @@ Four studies: ``main`` (d = 2, 5, 10, seeds; the a-posteriori bounds C3/C4/C19 w
 ε_n, and the block-count law), ``factors`` (what drives ε_n: activation, width, budget, batch,
 float64, ODE steps), ``family`` (data sharpness σ: max ε_n over more than 1.5 decades, KL(P‖q̂)
 against max ε_n² with the bound C(γ,1)ε² and a slope interval over seeds) and the C9 routes.
+
+Cases: one per training run -- ``main,d=D,seed=S`` (with the C9 routes), ``factors,NAME,seed=S``
+and ``family,sigma=Σ,seed=S``; each recomputes its exact reference (under a second) and the
+reduction groups the runs and computes the bound ratios, the family slope and the block counts.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from experiments._api import Check, checkpoint_path
+from experiments._cases import Case, run_cases
 from experiments._plotting import BOUND_STYLE, legend_outside, new_figure, save, seed_colors
 from theory import bounds, rates
 from theory import separable as sep
@@ -31,13 +38,12 @@ from theory.flow import (
     kl_k3,
     std_normal_log_prob,
     to_numpy,
-    torch_threads,
     train_flow,
 )
-from theory.progress import progress
 
 CLAIMS = ("C3", "C4", "C8", "C9", "C13", "C19")
 TITLE = "Neural JKO flow vs exact non-Gaussian JKO iterates (rotated products, d = 2, 5, 10)"
+STOCHASTIC = True  # the trainings (data, initialisation, minibatches) are seeded from config.seed
 
 BASE = FlowConfig(d=2, n_blocks=6, gamma=0.5, iters=300, batch=500, n_train=20000, eval_steps=6)
 
@@ -143,54 +149,95 @@ def _blocks_needed(kl: np.ndarray, targets) -> list[float | None]:
     return out
 
 
-def run(config: Config) -> dict:
-    base = replace(config.flow, device=config.device)
+def _flow_config(config: Config, p: Mapping) -> FlowConfig:
+    """The flow configuration of a case's training run (seed offset ``p["seed"]`` applied)."""
+    base = replace(config.flow, device=config.device, seed=config.seed + p["seed"])
+    if p["study"] == "main":
+        return replace(base, d=p["d"], iters=p["iters"])
+    if p["study"] == "factors":
+        over = dict(FACTORS[p["factor"]])
+        fac = over.pop("iters_factor", 1.0)
+        return replace(base, n_blocks=config.factor_blocks,
+                       iters=max(1, round(config.factor_iters * fac)), **over)
+    return replace(base, n_blocks=config.family_blocks, iters=config.family_iters)
+
+
+def _cost(cfg: FlowConfig, n_points: int) -> float:
+    """Rough seconds of a training run on one thread (timed): Adam iterations × RK4 steps ×
+    (batch + a per-step overhead worth ~220 points), times width, dtype and dimension factors
+    (with two hidden layers the exact divergence costs nearly the same for every d ≤ 10), plus
+    the block-by-block comparison on ``n_points`` held-out points."""
+    width = 0.5 + 0.5 * float(np.mean(cfg.hidden)) / 64.0
+    dtype = 1.25 if cfg.dtype == "float64" else 1.0
+    iters = sum(cfg.iters_of(k) for k in range(cfg.n_blocks))
+    train = 3e-5 * iters * cfg.steps * (cfg.batch + 220) * width * dtype * (1.0 + cfg.d / 32.0)
+    return train + 4e-5 * cfg.n_blocks * n_points * cfg.eval_steps * (1.0 + cfg.d / 6.0)
+
+
+def _slug(name: str) -> str:
+    """A factor's name as a case-key part (``"softplus β=1"`` -> ``"softplus_beta=1"``)."""
+    return re.sub(r"[^A-Za-z0-9.=]+", "_", name.replace("β", "beta").replace("×", "x")).strip("_")
+
+
+def cases(config: Config) -> list[Case]:
+    """One case per training run: main (d, seed), factors (setting, seed), family (σ, seed)."""
+    grid = []
+    for d, its in zip(config.dims, config.main_iters, strict=True):
+        grid += [(f"main,d={d},seed={s}", {"study": "main", "d": d, "iters": its, "seed": s})
+                 for s in config.seeds]
+    for name in config.factors:
+        grid += [(f"factors,{_slug(name)},seed={s}", {"study": "factors", "factor": name,
+                                                       "seed": s}) for s in config.seeds]
+    for sigma in config.sigmas:
+        grid += [(f"family,sigma={sigma},seed={s}", {"study": "family", "sigma": sigma,
+                                                      "seed": s}) for s in config.seeds]
+    extra = {"main": config.n_c9, "factors": 0, "family": 0}
+    return [Case(key, p, _cost(_flow_config(config, p), config.n_eval + extra[p["study"]]))
+            for key, p in grid]
+
+
+def run_case(config: Config, case: Case) -> dict:
+    """Train one flow, compare it with its exact reference; the run and the reference data."""
+    p = case.params
+    cfg = _flow_config(config, p)
+    if p["study"] == "main":
+        data, tag = data_law(p["d"]), f"main.d{p['d']}.s{p['seed']}"
+    elif p["study"] == "factors":
+        data, tag = data_law(2), f"factor.{config.factors.index(p['factor'])}.s{p['seed']}"
+    else:
+        data, tag = data_law(2, p["sigma"]), f"family.{p['sigma']}.s{p['seed']}"
+    ref = sep.separable_jko(data, cfg.gamma_list(), n_nodes=config.n_nodes)
+    run = _train(cfg, data, ref, config.n_eval, config.n_residual, tag)
+    flow = run.pop("flow")
+    if p["study"] == "factors":
+        return {"run": run}
+    gammas = list(cfg.gamma_list())
+    if p["study"] == "family":
+        return {"run": run, "reference": {"kl_exact": ref.kl, "gammas": gammas}}
+    run["c9"] = _c9(flow, data, config.n_c9, cfg.seed)
+    return {"run": run, "reference": {
+        "kl_exact": ref.kl, "w2_exact": ref.w2_to_q, "gammas": gammas,
+        "marginals": [m.name for m in data.marginals],
+        "light_tails": not any(isinstance(m, sep.StudentT1D) for m in data.marginals)}}
+
+
+def reduce(config: Config, results: dict) -> dict:
+    """Group the runs by study (the reference data of a group from its first seed), summarise."""
     out: dict = {"main": {}, "factors": {}, "family": {}, "targets": list(config.targets)}
-    with torch_threads(1):
-        for d, its in progress(list(zip(config.dims, config.main_iters, strict=True)),
-                               "neural_reference main"):
-            data = data_law(d)
-            cfg_d = replace(base, d=d, iters=its)
-            ref = sep.separable_jko(data, cfg_d.gamma_list(), n_nodes=config.n_nodes)
-            runs = []
-            for s in config.seeds:
-                r = _train(replace(cfg_d, seed=config.seed + s), data, ref, config.n_eval,
-                           config.n_residual, f"main.d{d}.s{s}")
-                r["c9"] = _c9(r.pop("flow"), data, config.n_c9, config.seed + s)
-                runs.append(r)
-            out["main"][str(d)] = {"runs": runs, "kl_exact": ref.kl, "w2_exact": ref.w2_to_q,
-                                   "gammas": list(cfg_d.gamma_list()),
-                                   "marginals": [m.name for m in data.marginals],
-                                   "light_tails": not any(isinstance(m, sep.StudentT1D)
-                                                          for m in data.marginals)}
-        data2 = data_law(2)
-        for name in progress(list(config.factors), "neural_reference factors"):
-            over = dict(FACTORS[name])
-            fac = over.pop("iters_factor", 1.0)
-            cfg_f = replace(base, n_blocks=config.factor_blocks,
-                            iters=max(1, round(config.factor_iters * fac)), **over)
-            ref = sep.separable_jko(data2, cfg_f.gamma_list(), n_nodes=config.n_nodes)
-            runs = []
-            for s in config.seeds:
-                r = _train(replace(cfg_f, seed=config.seed + s), data2, ref, config.n_eval,
-                           config.n_residual, f"factor.{len(out['factors'])}.s{s}")
-                r.pop("flow")
-                runs.append(r)
-            out["factors"][name] = runs
-        for sigma in progress(list(config.sigmas), "neural_reference family"):
-            data_s = data_law(2, sigma)
-            cfg_s = replace(base, n_blocks=config.family_blocks, iters=config.family_iters)
-            ref = sep.separable_jko(data_s, cfg_s.gamma_list(), n_nodes=config.n_nodes)
-            runs = []
-            for s in config.seeds:
-                r = _train(replace(cfg_s, seed=config.seed + s), data_s, ref, config.n_eval,
-                           config.n_residual, f"family.{sigma}.s{s}")
-                r.pop("flow")
-                runs.append(r)
-            out["family"][str(sigma)] = {"runs": runs, "kl_exact": ref.kl,
-                                         "gammas": list(cfg_s.gamma_list())}
+    for case in cases(config):
+        p, v = case.params, results[case.key]
+        if p["study"] == "factors":
+            out["factors"].setdefault(p["factor"], []).append(v["run"])
+        else:
+            group = str(p["d"] if p["study"] == "main" else p["sigma"])
+            out[p["study"]].setdefault(group, {"runs": [], **v["reference"]})["runs"].append(
+                v["run"])
     out.update(_summaries(out, config))
     return out
+
+
+def run(config: Config) -> dict:
+    return run_cases(config, cases, run_case, reduce)
 
 
 def _arr(runs, key) -> np.ndarray:

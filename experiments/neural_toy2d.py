@@ -10,6 +10,10 @@ n ≤ 2000) against q (forward) and against the data (generation) with the null-
 two independent samples, inversion error.
 The O(ε²) law on the real model: the mixture flow is retrained with several training budgets;
 KL(P‖q̂) = KL(ρ_N‖q) is plotted against max_n ε_n² with the fitted log-log slope.
+
+Cases: one per training run: ``mixture``, one per toy (``moons``), and one per retrained budget
+fraction (``budget=0.02``, ...); the reduction assembles the sweep, taking the fraction-1 point
+from the ``mixture`` case's diagnostics.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from scipy.stats import gaussian_kde
 
 from experiments._api import Check, checkpoint_path, ratio_check
+from experiments._cases import Case, run_cases
 from experiments._plotting import (
     BOUND_STYLE,
     WIDTH,
@@ -40,7 +45,6 @@ from theory.flow import (
     ring_mixture,
     std_normal_log_prob,
     to_numpy,
-    torch_threads,
     train_flow,
     w2_emd,
     w2_null_band,
@@ -48,6 +52,8 @@ from theory.flow import (
 
 CLAIMS = ("C8", "C9")
 TITLE = "Neural JKO flow on 2-D mixture/toy data: KL, NLL, sample W2, inversion, KL vs max ε²"
+#: Every training run and evaluation sample is seeded from ``config.seed``.
+STOCHASTIC = True
 
 
 #: JKO-iFlow's 2-D setting: 8 blocks, γ_n = 0.25·1.4^(n-1); trained as the stall study
@@ -155,15 +161,11 @@ def _dataset(name: str, data, cfg: Config, fc: FlowConfig) -> dict:
     return out
 
 
-def _sweep(cfg: Config, data, main: dict) -> dict:
+def _sweep(cfg: Config, data, diags: list[list[dict]]) -> dict:
+    """The KL-vs-ε² sweep from the diagnostics of the mixture flows of ``cfg.budgets`` and 1."""
     kl, kl_se, eps_max, budgets = [], [], [], []
-    for frac in (*cfg.budgets, 1.0):
-        fc = scaled_budget(cfg.flow, frac)
-        it = total_iters(fc)
-        diag = main["diagnostics"] if frac == 1.0 else [d.as_dict() for d in train_flow(
-            fc, data, n_eval=cfg.n_eval, n_residual=cfg.n_residual,
-            checkpoint=checkpoint_path(f"mixture.iters{it}")).diagnostics]
-        budgets.append(it)
+    for frac, diag in zip((*cfg.budgets, 1.0), diags, strict=True):
+        budgets.append(total_iters(scaled_budget(cfg.flow, frac)))
         kl.append(diag[-1]["kl"])
         kl_se.append(diag[-1]["kl_se"])
         eps_max.append(max(d["eps_exact"] for d in diag))
@@ -178,20 +180,59 @@ def _sweep(cfg: Config, data, main: dict) -> dict:
             "w0_bound": w0, "kl_bound_finite_n": bound}
 
 
-def run(config: Config) -> dict:
-    with torch_threads(1):  # 2 shared cores: 2 threads contend badly
-        return _run(config)
+def _mixture():
+    """The ring of 8 Gaussians (the main data set and the sweep's)."""
+    return ring_mixture(8, 3.0, 0.5)
 
 
-def _run(config: Config) -> dict:
-    mix = ring_mixture(8, 3.0, 0.5)
-    res = {"mixture": _dataset("mixture", mix, config, config.flow)}
-    for t in config.toys:
-        res[t] = _dataset(t, Toy2D(t), config, config.toy_flow)
-    sweep = _sweep(config, mix, res["mixture"])
+def _run_key(frac: float) -> str:
+    """The case of the sweep's mixture flow trained with ``frac`` of the main run's budget."""
+    return "mixture" if frac == 1.0 else f"budget={frac:g}"
+
+
+def _train_cost(flow: FlowConfig, cfg: Config) -> float:
+    """Rough cost of a training run: Adam steps × batch, plus the per-block evaluation."""
+    return total_iters(flow) * flow.batch + flow.n_blocks * (cfg.n_eval + 20 * cfg.n_residual)
+
+
+def cases(config: Config) -> list[Case]:
+    """The main mixture run, one run per toy, one retrained mixture flow per budget fraction < 1.
+
+    The sweep's fraction 1 is the main run (no case of its own).
+    """
+    out = [Case("mixture", {"dataset": "mixture"}, _train_cost(config.flow, config))]
+    out += [Case(t, {"dataset": t}, _train_cost(config.toy_flow, config)) for t in config.toys]
+    fracs = dict.fromkeys(f for f in config.budgets if f != 1.0)  # distinct keys
+    out += [Case(_run_key(f), {"budget": f}, _train_cost(scaled_budget(config.flow, f), config))
+            for f in fracs]
+    return out
+
+
+def run_case(config: Config, case: Case) -> dict:
+    """A data set's results (``_dataset``), or a budget run's per-block diagnostics."""
+    if "dataset" in case.params:
+        name = case.params["dataset"]
+        if name == "mixture":
+            return _dataset(name, _mixture(), config, config.flow)
+        return _dataset(name, Toy2D(name), config, config.toy_flow)
+    fc = scaled_budget(config.flow, case.params["budget"])
+    tr = train_flow(fc, _mixture(), n_eval=config.n_eval, n_residual=config.n_residual,
+                    checkpoint=checkpoint_path(f"mixture.iters{total_iters(fc)}"))
+    return {"diagnostics": [d.as_dict() for d in tr.diagnostics]}
+
+
+def reduce(config: Config, results: dict) -> dict:
+    """The data sets' results, the sweep (fraction 1 = the ``mixture`` case) and C(γ_N, 1)."""
+    res = {name: results[name] for name in ("mixture", *config.toys)}
+    sweep = _sweep(config, _mixture(),
+                   [results[_run_key(f)]["diagnostics"] for f in (*config.budgets, 1.0)])
     gl = res["mixture"]["gammas"][-1]
     return {"datasets": res, "sweep": sweep, "n_w2": config.n_w2,
             "C_last": float(bounds.kl_guarantee_constant(gl, 1.0))}
+
+
+def run(config: Config) -> dict:
+    return run_cases(config, cases, run_case, reduce)
 
 
 #: Figure names of the datasets.

@@ -21,6 +21,10 @@ rotated product of 1-D Lagrangian trajectories. Four rows of evidence, all with 
 (d) the ρ_0 spline's log-density against the exact data log-pdf (third order: log ρ involves the
     spline's derivative), and the samplers (``RotatedProduct.sample``, ``SeparableJKO.sample``)
     against the exact / node moments within Monte Carlo error.
+
+Cases: (a) one per (d, n_nodes) (``gauss,d=5,n=1000``), (b) one per (data set, block)
+(``direct=bimodal+student_t5,block=2``), (c)-(d) one (``refine``); the rotations are one
+sequence drawn from ``seed``, which every case redraws. The reduction fits the orders of (a).
 """
 
 from __future__ import annotations
@@ -30,15 +34,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments._api import Check
+from experiments._cases import Case, run_cases
 from experiments._plotting import new_figure, save
 from theory import gaussian
 from theory import separable as sep
-from theory.flow import torch_threads
-from theory.progress import progress
 
 CLAIMS = ("C17",)
 TITLE = ("Separable JKO references (rotated products of 1-D trajectories): Gaussian closed form, "
          "direct minimisation, refinement")
+#: The Haar rotations and the Monte Carlo samples are drawn from ``config.seed``.
+STOCHASTIC = True
 
 #: Fitted orders of a second-order quantity must lie in this band (the 1-D solver's order,
 #: measured 1.95-2.05 in lagrangian_validation).
@@ -162,11 +167,10 @@ def gaussian_errors(ref, mean0, cov0, gammas, n_samples: int, rng) -> dict:
     return {k: float(v) for k, v in err.items()}
 
 
-def gaussian_case(d: int, rng) -> tuple[sep.RotatedProduct, np.ndarray, np.ndarray]:
+def gaussian_case(d: int, rot: np.ndarray) -> tuple[sep.RotatedProduct, np.ndarray, np.ndarray]:
     """Rotated product of N(m_i, s_i²), m_i evenly in [−1.5, 2], s_i geometric in [0.5, 2]."""
     means = np.linspace(-1.5, 2.0, d)
     sds = np.geomspace(0.5, 2.0, d)
-    rot = sep.random_rotation(d, rng)
     data = sep.RotatedProduct(tuple(sep.mixture([1.0], [a], [s], name=f"gauss{i}")
                                     for i, (a, s) in enumerate(zip(means, sds, strict=True))), rot)
     return data, rot @ means, rot @ np.diag(sds**2) @ rot.T
@@ -185,54 +189,80 @@ def _moment_z(u: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
     return float(max(np.max(np.abs(zm)), np.max(np.abs(zc))))
 
 
-def run(cfg: Config) -> dict:
+#: The d = 2 data sets of the direct minimisation (b): pairs of ``marginals()``.
+DIRECT_PAIRS = (("bimodal", "student_t5"), ("skewed", "bimodal"))
+#: The d = 5 rotated product of the refinement (c) and the samplers (d).
+REFINE_MARGINALS = ("bimodal", "skewed", "student_t5", "gaussian", "bimodal")
+
+
+def _rotations(cfg: Config) -> dict[str, np.ndarray]:
+    """Every Haar rotation of the experiment, drawn in one sequence from ``cfg.seed``.
+
+    One per d of (a), one per pair of (b), then the d = 5 rotation of (c): each case redraws
+    the sequence (a few small Gaussian matrices) and takes its own.
+    """
     rng = np.random.default_rng(cfg.seed)
+    rot = {f"gauss,d={d}": sep.random_rotation(d, rng) for d in cfg.gauss_dims}
+    rot |= {f"direct={a}+{b}": sep.random_rotation(2, rng) for a, b in DIRECT_PAIRS}
+    rot["refine"] = sep.random_rotation(5, rng)
+    return rot
+
+
+def cases(cfg: Config) -> list[Case]:
+    """(a) one per (d, n_nodes), (b) one per (pair, block), (c)-(d) one (``refine``).
+
+    Cost: rough seconds on one core (measured at the full profile: a direct minimisation ≈ 7,
+    a Gaussian reference ≈ 0.4·d, the refinement ≈ 2.5).
+    """
+    out = [Case(f"gauss,d={d},n={n}", {"part": "gauss", "d": d, "n_nodes": n},
+                0.2 + 0.4 * d * cfg.n_samples / 4000)
+           for d in cfg.gauss_dims for n in cfg.gauss_ns]
+    out += [Case(f"direct={a}+{b},block={n}", {"part": "direct", "pair": [a, b], "block": n},
+                 7.0 * (cfg.direct_n_nodes / 200) ** 2)
+            for a, b in DIRECT_PAIRS for n in cfg.direct_blocks]
+    out.append(Case("refine", {"part": "refine"}, sum(cfg.refine_ns) / 1400))
+    return out
+
+
+def run_case(cfg: Config, case: Case) -> dict:
+    """The errors of one Gaussian reference, one direct minimisation, or the refinement."""
+    p = case.params
     gam = np.asarray(cfg.gammas, dtype=float)
-    # (a) ------------------------------------------------------------------------------------
-    gauss = {}
-    for d in progress(cfg.gauss_dims, "gaussian d"):
-        data, m0, c0 = gaussian_case(d, rng)
-        rows = []
-        for n_nodes in cfg.gauss_ns:
-            ref = sep.separable_jko(data, gam, n_nodes=n_nodes)
-            rows.append(gaussian_errors(ref, m0, c0, gam, cfg.n_samples,
-                                        np.random.default_rng([cfg.seed, d])))
-        errs = {k: [r[k] for r in rows] for k in rows[0]}
-        gauss[str(d)] = {"errors": errs,
-                         "orders": {k: _order(cfg.gauss_ns, v) for k, v in errs.items()
-                                    if k != "mean"},
-                         "max_residual": float(ref.residuals.max())}
-    # (b) ------------------------------------------------------------------------------------
+    rotations = _rotations(cfg)
+    if p["part"] == "refine":
+        return _refine(cfg, gam, rotations["refine"])
+    if p["part"] == "gauss":
+        d = p["d"]
+        data, m0, c0 = gaussian_case(d, rotations[f"gauss,d={d}"])
+        ref = sep.separable_jko(data, gam, n_nodes=p["n_nodes"])
+        return {"errors": gaussian_errors(ref, m0, c0, gam, cfg.n_samples,
+                                          np.random.default_rng([cfg.seed, d])),
+                "max_residual": float(ref.residuals.max())}
+    a, b = p["pair"]
     ms = marginals()
-    cases = {"bimodal x student_t5": (ms["bimodal"], ms["student_t5"]),
-             "skewed x bimodal": (ms["skewed"], ms["bimodal"])}
-    direct = {}
-    nb = max(cfg.direct_blocks)
-    with torch_threads(1):
-        for name, pair in progress(cases.items(), "direct minimisation"):
-            ref = sep.separable_jko(sep.RotatedProduct(pair, sep.random_rotation(2, rng)),
-                                    gam[:nb], n_nodes=cfg.direct_n_nodes)
-            out = []
-            for n in cfg.direct_blocks:
-                # a random start can leave the family (∇T_c indefinite at a far-tail node;
-                # direct_minimisation then returns J = 1e10): take the next seed
-                for s in range(cfg.seed, cfg.seed + 10):
-                    dc = sep.direct_minimisation(ref, n, seed=s)
-                    if dc.j_start < INFEASIBLE_J:
-                        break
-                excess = dc.j_start - dc.j0
-                out.append({"block": n, "seed": s, "j0": dc.j0, "j_start": dc.j_start,
-                            "j_min": dc.j_min, "gain": dc.gain, "excess": excess,
-                            # −1 when the start is already below J(0): not the minimiser
-                            "ratio": dc.gain / excess if excess > 0 else -1.0,
-                            "grad0_norm": dc.grad0_norm, "grad_start_norm": dc.grad_start_norm,
-                            "c_start_norm": dc.c_start_norm, "c_min_norm": dc.c_min_norm,
-                            "n_points": dc.n_points, "feasible": bool(dc.j_start < INFEASIBLE_J)})
-            direct[name] = out
-    # (c), (d) ---------------------------------------------------------------------------------
-    order5 = ("bimodal", "skewed", "student_t5", "gaussian", "bimodal")
-    data5 = sep.RotatedProduct(tuple(ms[k] for k in order5), sep.random_rotation(5, rng))
-    refs = [sep.separable_jko(data5, gam, n_nodes=n) for n in progress(cfg.refine_ns, "refine n")]
+    data = sep.RotatedProduct((ms[a], ms[b]), rotations[f"direct={a}+{b}"])
+    ref = sep.separable_jko(data, gam[:max(cfg.direct_blocks)], n_nodes=cfg.direct_n_nodes)
+    # a random start can leave the family (∇T_c indefinite at a far-tail node;
+    # direct_minimisation then returns J = 1e10): take the next seed
+    for s in range(cfg.seed, cfg.seed + 10):
+        dc = sep.direct_minimisation(ref, p["block"], seed=s)
+        if dc.j_start < INFEASIBLE_J:
+            break
+    excess = dc.j_start - dc.j0
+    return {"block": p["block"], "seed": s, "j0": dc.j0, "j_start": dc.j_start,
+            "j_min": dc.j_min, "gain": dc.gain, "excess": excess,
+            # −1 when the start is already below J(0): not the minimiser
+            "ratio": dc.gain / excess if excess > 0 else -1.0,
+            "grad0_norm": dc.grad0_norm, "grad_start_norm": dc.grad_start_norm,
+            "c_start_norm": dc.c_start_norm, "c_min_norm": dc.c_min_norm,
+            "n_points": dc.n_points, "feasible": bool(dc.j_start < INFEASIBLE_J)}
+
+
+def _refine(cfg: Config, gam: np.ndarray, rotation: np.ndarray) -> dict:
+    """(c) the d = 5 reference refined over ``refine_ns``, its error budget; (d) ρ_0, samplers."""
+    ms = marginals()
+    data5 = sep.RotatedProduct(tuple(ms[k] for k in REFINE_MARGINALS), rotation)
+    refs = [sep.separable_jko(data5, gam, n_nodes=n) for n in cfg.refine_ns]
     fine = refs[-1]
     samples = [fine.sample(n, cfg.n_samples, np.random.default_rng([cfg.seed, 100 + n]))
                for n in range(gam.size + 1)]
@@ -274,17 +304,48 @@ def run(cfg: Config) -> dict:
         mh, ch = _node_moments(fine, n)
         z_ref = max(z_ref, _moment_z(y @ rot, rot.T @ mh, rot.T @ ch @ rot))
     return {
-        "gammas": gam, "gauss_ns": np.asarray(cfg.gauss_ns, float), "gauss": gauss,
-        "direct_n_nodes": cfg.direct_n_nodes, "direct": direct,
-        "refine_ns": np.asarray(cfg.refine_ns, float), "refine_pairs": pairs,
-        "refine_orders": refine_orders, "refine_kl": [float(v) for v in fine.kl],
+        "refine_pairs": pairs, "refine_orders": refine_orders,
+        "refine_kl": [float(v) for v in fine.kl],
         "refine_max_residual": float(max(r.residuals.max() for r in refs)),
         "error_budget": error_budget,
         "rho0_mean_err": rho0_mean, "rho0_max_err": rho0_max,
         "rho0_order_mean": _order(cfg.refine_ns, rho0_mean),
         "rho0_order_max": _order(cfg.refine_ns, rho0_max),
-        "sampler_z_data": z_data, "sampler_z_ref": z_ref, "n_samples": cfg.n_samples,
+        "sampler_z_data": z_data, "sampler_z_ref": z_ref,
     }
+
+
+def reduce(cfg: Config, results: dict) -> dict:
+    """(a) errors per d over n_nodes with their fitted orders, (b) per pair, (c)-(d) as run."""
+    gauss = {}
+    for d in cfg.gauss_dims:
+        rows = [results[f"gauss,d={d},n={n}"] for n in cfg.gauss_ns]
+        errs = {k: [r["errors"][k] for r in rows] for k in rows[0]["errors"]}
+        gauss[str(d)] = {"errors": errs,
+                         "orders": {k: _order(cfg.gauss_ns, v) for k, v in errs.items()
+                                    if k != "mean"},
+                         "max_residual": rows[-1]["max_residual"]}
+    direct = {f"{a} x {b}": [results[f"direct={a}+{b},block={n}"] for n in cfg.direct_blocks]
+              for a, b in DIRECT_PAIRS}
+    refine = results["refine"]
+    return {
+        "gammas": np.asarray(cfg.gammas, dtype=float),
+        "gauss_ns": np.asarray(cfg.gauss_ns, float), "gauss": gauss,
+        "direct_n_nodes": cfg.direct_n_nodes, "direct": direct,
+        "refine_ns": np.asarray(cfg.refine_ns, float), "refine_pairs": refine["refine_pairs"],
+        "refine_orders": refine["refine_orders"], "refine_kl": refine["refine_kl"],
+        "refine_max_residual": refine["refine_max_residual"],
+        "error_budget": refine["error_budget"],
+        "rho0_mean_err": refine["rho0_mean_err"], "rho0_max_err": refine["rho0_max_err"],
+        "rho0_order_mean": refine["rho0_order_mean"],
+        "rho0_order_max": refine["rho0_order_max"],
+        "sampler_z_data": refine["sampler_z_data"], "sampler_z_ref": refine["sampler_z_ref"],
+        "n_samples": cfg.n_samples,
+    }
+
+
+def run(cfg: Config) -> dict:
+    return run_cases(cfg, cases, run_case, reduce)
 
 
 _QUANT = {"cov": "covariance (rel.)", "kl": "KL(ρ_n‖q) (rel.)", "w2": "W2(ρ_n, q) (rel.)",

@@ -115,3 +115,9 @@ def test_bad_input_raises():
         nd.Config(flow=replace(nd.FLOW, d=2))
     with pytest.raises(ValueError, match="n must"):
         nd.prepare(TINY).law.sample(0, np.random.default_rng(0))
+
+
+def test_cases_one_training_run_reduced_unchanged(tiny):
+    """One case (the single training run, keyed ``digits``); the reduction returns its value."""
+    assert [c.key for c in nd.cases(nd.Config.full())] == ["digits"]
+    assert nd.reduce(TINY, {"digits": tiny}) is tiny

@@ -192,3 +192,20 @@ def test_tiny_run_bookkeeping_in_2d_and_10d(tmp_path):
     path = tmp_path / "fig.png"
     ng.plot(rec, path)
     assert path.stat().st_size > 10_000
+
+
+def test_cases_have_unique_keys_and_reduce_ignores_completion_order():
+    """One case per data set; reducing the case values in reversed order gives the same dict."""
+    from experiments._cases import execute_case
+    from experiments._io import to_jsonable
+
+    q = ng.Config.quick()
+    assert [c.key for c in ng.cases(q)] == list(q.datasets)
+    cfg = replace(q, flow=replace(q.flow, iters=5, n_train=600), n_eval=200, n_residual=40,
+                  n_kl=300, n_check=20, n_null=2)
+    values = {c.key: execute_case("neural_gaussian", cfg, c, ng.run_case) for c in ng.cases(cfg)}
+    for v in values.values():
+        v.pop("wall_s")  # the only timing
+    forward = to_jsonable(ng.reduce(cfg, values))
+    backward = to_jsonable(ng.reduce(cfg, dict(reversed(values.items()))))
+    assert forward == backward and list(backward["datasets"]) == list(cfg.datasets)

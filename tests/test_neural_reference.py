@@ -8,11 +8,14 @@ guarantee KL ≤ Cε² holds but is not attained, and the fitted KL-vs-ε² slop
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import integrate
 
 from experiments import neural_reference as nr
+from experiments._cases import execute_case
 from theory import separable as sep
 from theory.flow import FlowConfig, torch_threads, train_flow
 
@@ -93,3 +96,18 @@ def test_compare_flow_rejects_a_mismatched_reference():
 def test_blocks_needed():
     assert nr._blocks_needed(np.array([0.5, 0.05, 0.004]), [0.1, 0.01, 0.001]) == [2.0, 3.0,
                                                                                      None]
+
+
+def test_cases_reduce_in_any_order():
+    """Unique case keys; the reduction of the case values does not depend on their order."""
+    keys = [c.key for c in nr.cases(nr.Config.quick())]
+    assert len(set(keys)) == len(keys)
+    tiny = replace(nr.Config.quick(), main_iters=(2,), factors=("tanh",), factor_iters=2,
+                   family_blocks=1, family_iters=2, n_nodes=100, n_eval=100, n_residual=20,
+                   n_c9=100, flow=replace(nr.BASE, n_blocks=2, n_train=500, batch=32))
+    grid = nr.cases(tiny)
+    values = {c.key: execute_case("neural_reference", tiny, c, nr.run_case) for c in grid}
+    expected = nr.reduce(tiny, values)
+    np.testing.assert_equal(nr.reduce(tiny, dict(reversed(values.items()))), expected)
+    assert list(expected["factors"]) == list(tiny.factors)
+    assert [len(m["runs"]) for m in expected["main"].values()] == [len(tiny.seeds)]

@@ -193,12 +193,12 @@ def test_checks_that_raise_give_fail_row(fresh_results, monkeypatch):
 
 def test_crashed_run_is_recorded_and_hides_previous_results(fresh_results, monkeypatch):
     mod = _runner.get(_FAST)
-    run = mod.run
+    run_case = mod.run_case
 
-    def crash(cfg):
+    def crash(cfg, case):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(mod, "run", crash)
+    monkeypatch.setattr(mod, "run_case", crash)
     with pytest.raises(RuntimeError, match="boom"):
         _runner.run_one(_FAST, "quick", results_dir=fresh_results, figures_dir=None)
     fail = _runner.failure_path(_FAST, "quick", fresh_results)
@@ -208,18 +208,24 @@ def test_crashed_run_is_recorded_and_hides_previous_results(fresh_results, monke
     assert checks == pipe and pipe and all("crashed" in c.inequality for c in pipe)  # ... unused
     assert "RuntimeError: boom" in pipe[0].detail
     assert "**crashed**" in render(checks, records)
-    monkeypatch.setattr(mod, "run", run)
+    monkeypatch.setattr(mod, "run_case", run_case)
     _runner.run_one(_FAST, "quick", results_dir=fresh_results, figures_dir=None)
     assert not fail.exists()
     assert not _rows(fresh_results)[2]
 
 
-def test_cli_run_reports_crash_and_exits_nonzero(monkeypatch, tmp_path):
-    def crash(name, profile, **kw):
+def test_cli_run_reports_crash_and_exits_nonzero(monkeypatch, tmp_path, capsys):
+    mod = _runner.get(_FAST)
+
+    def crash(cfg, case):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(_runner, "run_one", crash)
-    assert main(["run", _FAST]) == 1
+    monkeypatch.setattr(mod, "run_case", crash)
+    assert main(["run", _FAST, "--results-dir", str(tmp_path), "--figures-dir",
+                 str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"[CRASHED] {_FAST}, case " in err and "RuntimeError: boom" in err
+    assert "Traceback" in err  # the failed case's traceback is shown
 
 
 def test_fingerprint_ignores_docstrings_and_comments_not_code(tmp_path):
@@ -392,13 +398,12 @@ def test_interrupted_neural_run_resumes_after_last_finished_block(tmp_path, monk
 
 
 _CTRL_C_DRIVER = """
-import functools, sys
-from pathlib import Path
-from experiments import _runner
+import sys
 from experiments.__main__ import main
-out = Path(sys.argv[1])
-_runner.run_one = functools.partial(_runner.run_one, results_dir=out, figures_dir=out)
-sys.exit(main(["run", "neural_gaussian", "neural_no_density", "--jobs", "2"]))
+if __name__ == "__main__":  # the spawned workers import this file too
+    out = sys.argv[1]
+    sys.exit(main(["run", "neural_gaussian", "neural_no_density", "--jobs", "2",
+                   "--results-dir", out, "--figures-dir", out]))
 """
 
 
@@ -417,8 +422,8 @@ def test_ctrl_c_with_jobs_2_prints_one_line_and_no_worker_traceback(tmp_path):
                                 stdout=subprocess.PIPE, stderr=err, text=True,
                                 start_new_session=True)
         try:
-            assert "running 2 experiments" in proc.stdout.readline()
-            time.sleep(4.0)  # both workers are inside their experiments
+            assert "running 2 records" in proc.stdout.readline()
+            time.sleep(8.0)  # both workers are inside their cases
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
             rc = proc.wait(timeout=60)
         finally:
