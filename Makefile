@@ -8,6 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 JOBS ?= 1
+# EXECUTOR=dask (or processes) runs the cases on WORKERS worker processes (README: "Running on
+# many cores or a cluster"); without it, JOBS > 1 means processes with JOBS workers.
+EXECUTOR ?=
+WORKERS ?= 2
 
 .PHONY: setup main test test-slow lint bench checks figures
 
@@ -27,7 +31,7 @@ setup: $(VENV)/.installed
 # only by `make checks`, from the committed full-profile results. PROFILE=full replaces committed
 # evidence only with OVERWRITE=1.
 main: setup
-	$(PY) -m experiments run all --profile $(PROFILE) --jobs $(JOBS) $(if $(OVERWRITE),--overwrite-evidence,)
+	$(PY) -m experiments run all --profile $(PROFILE) $(if $(EXECUTOR),--executor $(EXECUTOR) --workers $(WORKERS),--jobs $(JOBS)) $(if $(OVERWRITE),--overwrite-evidence,)
 	$(PY) -m experiments checks --profile best --output results/quick/paper_checks.md
 	@echo "outputs: results/quick/*.json, figures/quick/*.png, results/quick/paper_checks.md"
 

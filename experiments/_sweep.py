@@ -83,18 +83,29 @@ def _cache_folder(job: Job, results_dir: Path) -> Path:
 
 
 def _estimates(state: _State, results_dir: Path) -> dict[str, float]:
-    """Estimated seconds per case: the last record's case times, else its wall time × cost."""
+    """Estimated seconds per case, from the last record of the same experiment, profile and seed.
+
+    That record is looked for in ``results_dir``, then in the repository's ``results/`` (so a
+    sweep into a fresh folder is still scheduled by the committed timings), then the same for
+    the default seed (a new seed costs about what seed 0 cost). Its case times are
+    used where the keys match; other cases share its wall time by their ``cost`` hints. Without
+    any record, a case's estimate is its cost hint relative to its experiment (1 per case).
+    """
     cases = state.plan.cases
     total_cost = sum(c.cost for c in cases)
     wall, times = float(len(cases)), {}
-    path = _runner.result_path(state.job.name, state.job.profile, results_dir, state.job.seed)
-    if path.exists():
+    job = state.job
+    folders = dict.fromkeys((Path(results_dir), _io.RESULTS))
+    for folder, seed in [(f, job.seed) for f in folders] + [(f, None) for f in folders]:
+        path = _runner.result_path(job.name, job.profile, folder, seed)
         try:
-            rec = _io.read_record(path)
+            rec = _io.read_record(path) if path.exists() else None
+        except ValueError:
+            rec = None
+        if rec is not None and rec.get("status") == "ok":
             wall = float(rec.get("wall_time_s", wall))
             times = rec.get("case_times_s") or {}
-        except (ValueError, TypeError):
-            pass
+            break
     return {c.key: float(times.get(c.key, wall * c.cost / total_cost)) for c in cases}
 
 

@@ -260,3 +260,17 @@ def test_cli_rejects_bad_seed_specs(capsys):
             main(["run", "no_density", "--seeds", spec])
         assert exc.value.code == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_costliest_cases_first_from_the_last_record(serial_records, tmp_path):
+    """Estimates come from the last record's case times (same seed, else the default seed)."""
+    from experiments import _io
+    from experiments._sweep import _estimates, _prepare
+
+    rec = dict(serial_records[GAUSS])
+    times = {k: float(i + 1) for i, k in enumerate(rec["case_times_s"])}
+    rec["case_times_s"] = times
+    _io.write_json(_runner.result_path(GAUSS, "quick", tmp_path), rec)
+    for seed in (None, 3):
+        state = _prepare(Job(GAUSS, seed=seed), tmp_path, 1, None)
+        assert _estimates(state, tmp_path) == times
