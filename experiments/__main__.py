@@ -33,9 +33,35 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import _io, _runner
-from experiments._executors import EXECUTORS
-from experiments._paper_checks import render, write
+
+def _single_threaded_pools(argv: list[str]) -> None:
+    """For ``run`` at one thread per case, start OpenMP/BLAS pools with one thread.
+
+    Thread pools are sized when numpy, scipy and torch load. Pools started wide and limited to
+    one thread per case afterwards ran numpy-heavy cases up to 1.7x slower than pools started
+    with one thread (``docs/numerics.md`` §8), with the same results. So this runs before those
+    libraries are imported; explicit environment settings win, and ``--threads N > 1`` keeps
+    the defaults.
+    """
+    if not argv or argv[0] != "run":
+        return
+    threads = "1"
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            threads = argv[i + 1]
+        elif a.startswith("--threads="):
+            threads = a.partition("=")[2]
+    if threads == "1":
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+
+
+if __name__ == "__main__":
+    _single_threaded_pools(sys.argv[1:])
+
+from experiments import _io, _runner  # noqa: E402 (after the thread pools are set up)
+from experiments._executors import EXECUTORS  # noqa: E402
+from experiments._paper_checks import render, write  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):

@@ -274,3 +274,19 @@ def test_costliest_cases_first_from_the_last_record(serial_records, tmp_path):
     for seed in (None, 3):
         state = _prepare(Job(GAUSS, seed=seed), tmp_path, 1, None)
         assert _estimates(state, tmp_path) == times
+
+
+@pytest.mark.parametrize("argv, pinned", [
+    (["run", "all"], True), (["run", "x", "--threads", "1"], True),
+    (["run", "x", "--threads", "4"], False), (["run", "x", "--threads=2"], False),
+    (["checks"], False), ([], False)])
+def test_run_starts_thread_pools_single_threaded(monkeypatch, argv, pinned):
+    from experiments.__main__ import _single_threaded_pools
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    _single_threaded_pools(argv)
+    assert (os.environ.get("OMP_NUM_THREADS") == "1") == pinned
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # an explicit setting wins
+    _single_threaded_pools(["run", "all"])
+    assert os.environ["OMP_NUM_THREADS"] == "3"
