@@ -32,8 +32,15 @@ setup: $(VENV)/.installed
 # evidence only with OVERWRITE=1.
 main: setup
 	$(PY) -m experiments run all --profile $(PROFILE) $(if $(EXECUTOR),--executor $(EXECUTOR) --workers $(WORKERS),--jobs $(JOBS)) $(if $(OVERWRITE),--overwrite-evidence,)
-	$(PY) -m experiments checks --profile best --output results/quick/paper_checks.md
-	@echo "outputs: results/quick/*.json, figures/quick/*.png, results/quick/paper_checks.md"
+	@# the HTML report is written even when a check fails; make still exits with checks' status
+	@status=0; \
+	echo '$(PY) -m experiments checks --profile best --output results/quick/paper_checks.md'; \
+	$(PY) -m experiments checks --profile best --output results/quick/paper_checks.md || status=$$?; \
+	echo '$(PY) -m experiments report --profile best --output results/quick/report.html'; \
+	$(PY) -m experiments report --profile best --output results/quick/report.html || exit $$?; \
+	echo "outputs: results/quick/*.json, figures/quick/*.png, results/quick/paper_checks.md;" \
+	     "open the report: results/quick/report.html"; \
+	exit $$status
 
 checks: setup
 	$(PY) -m experiments checks --profile full

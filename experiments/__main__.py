@@ -61,7 +61,7 @@ if __name__ == "__main__":
 
 from experiments import _io, _runner  # noqa: E402 (after the thread pools are set up)
 from experiments._executors import EXECUTORS  # noqa: E402
-from experiments._paper_checks import render, write  # noqa: E402
+from experiments._paper_checks import relation, render, write  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,11 +109,15 @@ def _check_device(device: str | None) -> None:
 
 
 def _names(args_names: list[str]) -> list[str]:
-    if args_names == ["all"]:
-        return list(_runner.discover())
-    for n in args_names:
-        _runner.get(n)  # raises ValueError for unknown names
-    return args_names
+    """Experiment names as given (``all``: every experiment), unknown names named first."""
+    known = list(_runner.discover())
+    unknown = [n for n in args_names if n != "all" and n not in known]
+    if unknown:
+        raise ValueError(f"unknown experiment{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))}; known: all, {', '.join(known)}")
+    if "all" in args_names:
+        return known
+    return list(dict.fromkeys(args_names))
 
 
 def _seed_list(text: str) -> list[int]:
@@ -227,35 +231,82 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checks_output(args: argparse.Namespace) -> Path:
+    """Where ``checks`` writes: ``--output``, else the committed ``paper_checks.md`` for the
+    full profile and ``results/quick/paper_checks.md`` for any report that uses quick results."""
+    if args.output:
+        return Path(args.output)
+    return _io.ROOT / "paper_checks.md" if args.profile == "full" else \
+        _results_dir(args) / "quick" / "paper_checks.md"
+
+
+def _results_dir(args: argparse.Namespace) -> Path:
+    return Path(args.results_dir) if getattr(args, "results_dir", None) else _io.RESULTS
+
+
 def cmd_checks(args: argparse.Namespace) -> int:
-    checks, records = _runner.collect_checks(profile=args.profile, allow_stale=args.allow_stale)
-    extra = []
-    if args.profile == "best":
-        # Quick re-runs (e.g. from `make main`) must pass too, even where full results are used.
-        qchecks, qrec = _runner.collect_checks(profile="quick", allow_stale=args.allow_stale)
+    """Write the checks report; exit 1 if a row fails, 2 if there is nothing to check.
+
+    The committed ``paper_checks.md`` is a function of the committed full-profile results only
+    (so regenerating it on an unchanged checkout reproduces it byte for byte). A report that uses
+    quick results (``--profile best`` or ``quick``) goes to ``results/quick/`` and carries a note
+    on the quick re-runs and on the full-profile rows that FAIL, which count towards its exit
+    status too: a quick report never hides a known FAIL.
+    """
+    path = _checks_output(args)
+    rdir = _results_dir(args)
+    checks, records = _runner.collect_checks(profile=args.profile, allow_stale=args.allow_stale,
+                                             results_dir=rdir)
+    if not checks:
+        folder = rdir / "quick" if args.profile == "quick" else rdir
+        raise ValueError(f"--profile {args.profile}: no results to check in {folder}/ (run "
+                         f"`python -m experiments run all --profile "
+                         f"{'full' if args.profile == 'full' else 'quick'}` first)")
+    notes, extra_fail = [], []
+    if args.profile != "full":
+        qchecks, qrec = ((checks, records) if args.profile == "quick" else
+                         _runner.collect_checks(profile="quick", allow_stale=args.allow_stale,
+                                                results_dir=rdir))
         qfail = [c for c in qchecks if not c.passed]
-        note = (f"Quick-profile reproduction: {len(qrec)} experiments have quick results "
-                f"(results/quick/); {len(qchecks) - len(qfail)} of their {len(qchecks)} checks "
-                f"pass" + ("." if not qfail else ", FAILED: " + "; ".join(
-                    f"{c.claim} [{c.experiment}] {c.inequality}" for c in qfail) + "."))
-        extra.append(note)
-        best_quick = {n for n, r in records.items() if r["profile"] == "quick"}
-        checks_all = checks + [c for c in qfail if c.experiment not in best_quick]
-    else:
-        checks_all = checks
+        notes.append(f"Quick-profile reproduction: {len(qrec)} experiments have quick results "
+                     f"(results/quick/); {len(qchecks) - len(qfail)} of their {len(qchecks)} "
+                     "checks pass" + ("." if not qfail else ", FAILED: " + "; ".join(
+                         f"{c.claim} [{c.experiment}] {c.inequality}" for c in qfail) + "."))
+        fchecks, _ = _runner.collect_checks(profile="full", allow_stale=args.allow_stale,
+                                            results_dir=rdir)
+        ffail = [c for c in fchecks if not c.passed]
+        notes.append(f"Committed full-profile evidence: {len(fchecks)} checks, "
+                     f"{len(ffail)} FAIL" + ("." if not ffail else ": " + "; ".join(
+                         f"{c.claim} [{c.experiment}] {c.inequality} "
+                         f"({relation(c.measured, c.threshold)})" for c in ffail) + "."))
+        extra_fail = [*qfail, *ffail]
     sweeps = _runner.collect_seed_sweeps(profile="full" if args.profile == "best"
-                                         else args.profile, allow_stale=args.allow_stale)
-    path = Path(args.output) if args.output else _io.ROOT / "paper_checks.md"
+                                         else args.profile, allow_stale=args.allow_stale,
+                                         results_dir=rdir)
     _io.check_writable(path.parent)
-    write(path, render(checks, records, notes=extra, sweeps=sweeps))
-    failed = [c for c in checks_all if not c.passed]
+    write(path, render(checks, records, notes=notes, sweeps=sweeps))
+    failed = [c for c in checks if not c.passed]
     failed += [r.check for r in sweeps if not all(r.passed)]
+    failed = list({(c.experiment, c.claim, c.key, c.inequality, c.measured): c
+                   for c in (*failed, *extra_fail)}.values())  # a row once, however reached
     print(f"wrote {path}: {len(checks)} checks from {len(records)} experiments, "
           f"{len(failed)} failed")
+    if path == _io.ROOT / "paper_checks.md" and rdir == _io.RESULTS:
+        from experiments._report import write_report
+
+        # the committed HTML report beside it; no HEAD commit in it (each record shows its
+        # own), so regenerating on an unchanged checkout reproduces it byte for byte
+        print(f"wrote {write_report(rdir / 'report.html', 'full', results_dir=rdir, commit='')}")
     for c in failed:
-        print(f"  FAIL {c.claim} [{c.experiment}] {c.inequality}: measured {c.measured:.6g} "
-              f"> {c.threshold:.6g}")
+        print(f"  FAIL {c.claim} [{c.experiment}] {c.inequality}: "
+              f"{relation(c.measured, c.threshold)}")
     return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from experiments._report import cli as report_cli
+
+    return report_cli(args)
 
 
 def cmd_mutants(args: argparse.Namespace) -> int:
@@ -339,13 +390,26 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--summary", default=None, metavar="PATH",
                             help="write the sweep's timing summary (JSON) here")
     sc = sub.add_parser("checks", help="regenerate paper_checks.md; exit 1 if a check fails")
-    sc.add_argument("--profile", choices=(*_runner.PROFILES, "best"), default="best",
-                    help="which results to use (best: full where present, else quick)")
+    sc.add_argument("--profile", choices=(*_runner.PROFILES, "best"), default="full",
+                    help="which results to use (default full: the committed evidence; best: "
+                         "full where present, else quick)")
     sc.add_argument("--output", default=None, metavar="PATH",
-                    help="write the report here instead of the committed paper_checks.md")
+                    help="write the report here (default: paper_checks.md for --profile full, "
+                         "results/quick/paper_checks.md otherwise)")
+    sc.add_argument("--results-dir", default=None, metavar="DIR",
+                    help="results folder to check (default: results/)")
     sc.add_argument("--allow-stale", action="store_true",
                     help="accept results whose source fingerprint differs from the current code "
                          "(default: such results give a FAIL row)")
+    sr = sub.add_parser("report", help="write one self-contained HTML report (claims, rows, "
+                                       "figures, findings, provenance)")
+    sr.add_argument("--profile", choices=(*_runner.PROFILES, "best"), default="full",
+                    help="which results to use (default full; best: full where present, else "
+                         "quick)")
+    sr.add_argument("--output", default=None, metavar="PATH",
+                    help="default: results/report.html (quick: results/quick/report.html)")
+    sr.add_argument("--allow-stale", action="store_true",
+                    help="accept results whose source fingerprint differs from the current code")
     sm = sub.add_parser("mutants", help="mutation test: inject bugs into theory/, one at a time, "
                                         "and record which checks catch each (docs/mutants.md)")
     sm.add_argument("--only", nargs="+", default=None, metavar="ID",
@@ -366,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return {"list": cmd_list, "run": cmd_run, "plot": cmd_plot, "checks": cmd_checks,
-                "bench": cmd_bench, "mutants": cmd_mutants, "compare": cmd_compare}[args.cmd](args)
+                "bench": cmd_bench, "mutants": cmd_mutants, "compare": cmd_compare,
+                "report": cmd_report}[args.cmd](args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

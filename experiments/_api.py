@@ -122,7 +122,9 @@ def checkpoint_path(tag: str) -> Path | None:
     Under the runner: ``<checkpoint folder>/<tag>.pt`` (the folder is created; the runner
     deletes it after a successful run). Outside a runner context: ``None`` (no checkpoint).
     ``theory.flow.train_flow(..., checkpoint=PATH)`` resumes from the file when its content
-    fingerprint matches (same config, settings and data), and ignores it otherwise.
+    fingerprint matches (same config, settings and data), and refuses to overwrite it otherwise;
+    the runner's folder is per case fingerprint (code, config, case), so it only ever holds the
+    checkpoints of the same computation.
 
     Args:
         tag: names the training run within the experiment (letters, digits, ``_ . -``;

@@ -9,7 +9,7 @@ from experiments._api import Check
 from experiments._claims import ABSTRACT, CLAIMS
 from theory.io import atomic_write_text
 
-__all__ = ["render", "render_sweeps"]
+__all__ = ["fmt_pair", "relation", "render", "render_sweeps"]
 
 
 def _fmt(x: float) -> str:
@@ -19,6 +19,40 @@ def _fmt(x: float) -> str:
     if ax != 0 and (ax < 1e-3 or ax >= 1e4):
         return f"{x:.3e}"
     return f"{x:.6g}"
+
+
+def _order(a: float, b: float) -> int:
+    return (a > b) - (a < b)
+
+
+def fmt_pair(measured: float, threshold: float) -> tuple[str, str]:
+    """``measured`` and ``threshold`` as text, with enough digits that their order survives.
+
+    The usual 6 significant digits first (:func:`_fmt`); if the printed numbers compare
+    differently from the numbers themselves (``1 > 1`` for 0.99999999871 against 0.999999999),
+    more digits, up to the 17 that identify a float64.
+
+    Example:
+        >>> fmt_pair(0.99999999871, 1 - 1e-9)
+        ('0.9999999987', '0.999999999')
+    """
+    a, b = _fmt(measured), _fmt(threshold)
+    try:
+        want = _order(float(measured), float(threshold))
+    except (TypeError, ValueError):
+        return a, b
+    for digits in range(7, 18):
+        if _order(float(a), float(b)) == want:
+            break
+        a, b = f"{measured:.{digits}g}", f"{threshold:.{digits}g}"
+    return a, b
+
+
+def relation(measured: float, threshold: float) -> str:
+    """``"measured X < threshold Y"``: the true relation, printed with digits that show it."""
+    a, b = fmt_pair(measured, threshold)
+    op = {-1: "<", 0: "=", 1: ">"}.get(_order(measured, threshold), "vs")
+    return f"measured {a} {op} threshold {b}"
 
 
 def _source(record: dict) -> str:
@@ -64,9 +98,10 @@ def render_sweeps(rows: list) -> list[str]:
             lo, hi, m, cl, ch = r.interval
             ok = all(r.passed)
             status = ("INFO" if c.kind == "info" and ok else "PASS" if ok else "**FAIL**")
+            worst, thr = fmt_pair(c.measured, c.threshold)
             lines.append(
-                f"| {c.claim} | {_cell(c.inequality)} | {c.kind} | {_fmt(c.measured)} | "
-                f"{_fmt(c.threshold)} | {sum(r.passed)}/{len(r.passed)} | {status} | "
+                f"| {c.claim} | {_cell(c.inequality)} | {c.kind} | {worst} | "
+                f"{thr} | {sum(r.passed)}/{len(r.passed)} | {status} | "
                 f"[{_fmt(lo)}, {_fmt(hi)}]; {_fmt(m)} [{_fmt(cl)}, {_fmt(ch)}] | "
                 f"`results/{exp}.seed<N>.json:{c.key}` |")
         lines.append("")
@@ -134,9 +169,10 @@ def render(checks: list[Check], records: dict[str, dict], figures_rel: str = "fi
             res = f"results/{sub}{c.experiment}{'.failed' if crashed else ''}.json"
             status = ("INFO" if c.kind == "info" and c.passed else
                       "PASS" if c.passed else "**FAIL**")
+            meas, thr = fmt_pair(c.measured, c.threshold)
             lines.append(
-                f"| {_cell(c.inequality)} | {_cell(c.grid)} | {c.kind} | {_fmt(c.measured)} | "
-                f"{_fmt(c.threshold)} | {status} | [figure]({fig}), "
+                f"| {_cell(c.inequality)} | {_cell(c.grid)} | {c.kind} | {meas} | "
+                f"{thr} | {status} | [figure]({fig}), "
                 f"`{res}:{c.key}` | {_cell(c.detail)} |")
         lines.append("")
     lines += render_sweeps(sweeps or [])

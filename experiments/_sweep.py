@@ -260,8 +260,12 @@ def run_sweep(jobs: Sequence[Job], *, executor: str = "serial", workers: int = 1
         est = _estimates(st, results_dir)
         for c in st.plan.cases:
             if c.key in st.pending:
-                tasks.append(Task(st.job.name, st.config, c, threads, str(st.checkpoints),
-                                  quiet, est[c.key]))
+                # one checkpoint folder per case fingerprint (code, config, case): a checkpoint
+                # left by other code or another config is never offered to train_flow, which
+                # refuses to overwrite a file it cannot resume
+                tasks.append(Task(st.job.name, st.config, c, threads,
+                                  str(st.checkpoints / st.fingerprints[c.key]), quiet,
+                                  est[c.key]))
                 owner.append(i)
 
     def finish(i: int) -> None:

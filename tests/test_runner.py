@@ -378,7 +378,8 @@ def test_interrupted_neural_run_resumes_after_last_finished_block(tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         _runner.run_one("neural_gaussian", "quick", results_dir=res_dir, figures_dir=None)
     ckpt = _runner.checkpoint_folder("neural_gaussian", "quick", res_dir)
-    assert sorted(p.name for p in ckpt.iterdir()) == ["corr.pt", "gauss10.pt"]
+    # one folder per case fingerprint (code, config, case), holding that case's checkpoints
+    assert sorted(p.name for p in ckpt.rglob("*.pt")) == ["corr.pt", "gauss10.pt"]
     assert not _runner.result_path("neural_gaussian", "quick", res_dir).exists()
     assert not _runner.failure_path("neural_gaussian", "quick", res_dir).exists()
     assert trained == ["block 1", "block 2", "block 1"]  # corr 1-2, gauss10 1, then Ctrl-C
