@@ -54,8 +54,9 @@ from numpy.typing import NDArray
 
 from experiments._api import Check, checkpoint_path
 from experiments._cases import Case, run_cases
+from experiments._density_rows import refinement_row
 from experiments._plotting import fmt, legend_outside, new_figure, save
-from theory.flow import FlowConfig, std_normal_log_prob, to_numpy, train_flow
+from theory.flow import FlowConfig, nll_refinement, std_normal_log_prob, to_numpy, train_flow
 
 CLAIMS = ("C9", "C11")
 TITLE = ("Neural JKO flow on scikit-learn's 8×8 digits (d = 64): held-out NLL per block, "
@@ -296,6 +297,8 @@ def run_case(cfg: Config, case: Case) -> dict:
             routes[st] = float((lq_fwd - lq_bwd).abs().max())
         gen = torch.Generator().manual_seed(cfg.seed + 17)
         zs, _, _ = flow.sample(cfg.n_show, generator=gen, steps=steps)
+    # step convergence of the test NLL (whitened units: the offset log_det_w cancels)
+    refinement = nll_refinement(flow, z_test, steps=steps).as_dict()
     g_samples = rng.multivariate_normal(mu, cov, cfg.n_show)
     test_sum, train_sum = _summaries(nll_test), _summaries(nll_train)
     gap = g_test - nll_test[-1]
@@ -315,6 +318,7 @@ def run_case(cfg: Config, case: Case) -> dict:
         "inv_rms": inv[steps][0], "inv_max": inv[steps][1], "inv_rms_pixels": inv[steps][2],
         "inv_rms_half": inv[max(1, steps // 2)][0], "inv_max_half": inv[max(1, steps // 2)][1],
         "data_rms": scale, "eval_steps": steps, "check_steps": cfg.check_steps,
+        "refinement": refinement, "block_steps": [int(b.steps) for b in flow.blocks],
         "routes_max": routes[steps], "routes_max_fine": routes[cfg.check_steps],
         "n_routes": cfg.n_routes,
         # images for the figure only: clipped to [0, 1], 4 decimals
@@ -484,4 +488,6 @@ def checks(results: dict) -> list[Check]:
         f"S={max(1, s_e // 2)}: RMS {results['inv_rms_half']:.2e}, max "
         f"{results['inv_max_half']:.2e}; decay ratio {decay:.1f} (must be ≥ "
         f"{2**4 / ORDER_SAFETY:g} = 2⁴/{ORDER_SAFETY:g} unless at the floor {INV_FLOOR_REL:g})"))
+    out.append(refinement_row(f"{grid}, test images", results["refinement"],
+                              "refinement.error"))
     return out

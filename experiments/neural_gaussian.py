@@ -45,6 +45,7 @@ from scipy.special import digamma
 
 from experiments._api import Check, checkpoint_path, ratio_check
 from experiments._cases import Case, run_cases
+from experiments._density_rows import entropy_row, refinement_row
 from experiments._plotting import BOUND_STYLE, fmt, legend_outside, new_figure, save
 from theory import bounds, gaussian
 from theory.flow import (
@@ -58,6 +59,7 @@ from theory.flow import (
     jko_trajectory,
     kl_from_q_samples,
     kl_k3,
+    nll_refinement,
     std_normal_log_prob,
     to_numpy,
     train_flow,
@@ -252,11 +254,15 @@ def _one(name: str, cfg: Config) -> dict:
     crn = block_loss_on_points(xn, t1(xn), gamma=fc.gamma_list()[0],
                                div=-float(np.linalg.slogdet(t1.matrix)[1]))
     diag = [d.as_dict() for d in tr.diagnostics]
+    # step convergence of the reported density (docs/numerics.md §6.10): eval_steps vs 4x
+    refinement = nll_refinement(flow, x0, steps=fc.eval_steps,
+                                log_p=to_numpy(data.log_prob(x0))).as_dict()
     eps = np.array([d.eps_exact for d in tr.diagnostics])
     w0 = gaussian.w2(mean, cov)
     n = np.arange(1, fc.n_blocks + 1)
     kl_bound = bounds.kl_after_n(n, fc.gamma, 1.0, w0, np.maximum.accumulate(eps))
     return {"d": d, "mean0": mean, "cov0": cov, "gammas": fc.gamma_list(), "diagnostics": diag,
+            "refinement": refinement, "block_steps": [int(b.steps) for b in flow.blocks],
             "ref": ref, "fit_means": fit_m, "fit_covs": fit_c, "w2_fit_vs_exact": w2_fit,
             "rel_mean_err": rel_m, "rel_cov_err": rel_c,
             "rel_mean_err_mc": [f["rel_mean_rms"] for f in floors],
@@ -682,6 +688,9 @@ def checks(results: dict) -> list[Check]:
             f"neural flow, {name}, {nb} blocks", dm, 4 * r["mass_is_se"],
             bool(dm <= 4 * r["mass_is_se"]), f"datasets.{name}.mass_is", "equality",
             f"mass {r['mass_is']:.4f}±{r['mass_is_se']:.4f}; threshold 4 SE"))
+        where = f"neural flow, {name}, {nb} blocks, held-out data"
+        out.append(refinement_row(where, r["refinement"], f"datasets.{name}.refinement.error"))
+        out.append(entropy_row(where, r["refinement"], f"datasets.{name}.refinement.kl"))
     return out
 
 

@@ -29,6 +29,7 @@ import torch
 
 from experiments._api import Check, checkpoint_path
 from experiments._cases import Case, run_cases
+from experiments._density_rows import entropy_row, refinement_row, worst_refinement
 from experiments._plotting import BOUND_STYLE, legend_outside, new_figure, save, seed_colors
 from theory import bounds, rates
 from theory import separable as sep
@@ -36,6 +37,7 @@ from theory.flow import (
     FlowConfig,
     kl_from_q_samples,
     kl_k3,
+    nll_refinement,
     std_normal_log_prob,
     to_numpy,
     train_flow,
@@ -120,8 +122,11 @@ def _train(cfg: FlowConfig, data, ref, n_eval: int, n_residual: int, tag: str) -
     res = train_flow(cfg, data, n_eval=200, n_residual=50, show_progress=False,
                      checkpoint=checkpoint_path(tag))
     x0 = data.sample(n_eval, np.random.default_rng(10_000 + cfg.seed))
+    refinement = nll_refinement(res.flow, x0, steps=cfg.eval_steps,
+                                log_p=to_numpy(data.log_prob(torch.as_tensor(x0)))).as_dict()
     return {"blocks": sep.compare_flow(res.flow, ref, x0, n_residual=n_residual,
                                        steps=cfg.eval_steps),
+            "refinement": refinement, "block_steps": [int(b.steps) for b in res.flow.blocks],
             "train_s": float(sum(res.train_times)), "flow": res.flow}
 
 
@@ -390,6 +395,19 @@ def checks(r: dict) -> list[Check]:
                      "exact first-order condition)", grid, w["decomp_identity"], 1e-3,
                      w["decomp_identity"] <= 1e-3, "worst.decomp_identity", "equality",
                      "max ‖remainder‖/ε_n; the remainder is the reference's own FOC residual"))
+    runs = [(f"main.{d}.runs.{i}", run) for d, m in r["main"].items()
+            for i, run in enumerate(m["runs"])]
+    runs += [(f"factors.{f}.{i}", run) for f, rs in r["factors"].items()
+             for i, run in enumerate(rs)]
+    runs += [(f"family.{s}.runs.{i}", run) for s, m in r["family"].items()
+             for i, run in enumerate(m["runs"])]
+    refs = [run["refinement"] for _, run in runs]
+    where = f"all {len(refs)} trained flows (main, factors, family), held-out points"
+    i, ref = worst_refinement(refs)
+    out.append(refinement_row(f"{where}; worst: {runs[i][0]}", ref,
+                              f"{runs[i][0]}.refinement.error"))
+    i, ref = worst_refinement(refs, entropy=True)
+    out.append(entropy_row(f"{where}; worst: {runs[i][0]}", ref, f"{runs[i][0]}.refinement.kl"))
     return out
 
 

@@ -7,12 +7,16 @@ digits that make its relation true; unknown experiment names are named.
 
 from __future__ import annotations
 
+import os
+import stat
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from experiments import _io
 from experiments.__main__ import main
 from experiments._paper_checks import fmt_pair, relation
+from theory.io import atomic_write_text
 
 
 def test_checks_reproduces_committed_paper_checks(tmp_path):
@@ -97,3 +101,13 @@ def test_run_names_the_unknown_experiment(capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert "'nosuchexp'" in err and "'all'" not in err.split(";")[0]
+
+
+def test_atomic_files_get_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = tmp_path / "r.json"
+        atomic_write_text(p, "{}")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)

@@ -2,7 +2,8 @@
 
 An interrupted run (Ctrl-C, a killed worker, a full disk) never leaves a truncated file behind:
 everything is written to a temporary file in the destination folder, flushed to disk, then
-renamed over the destination (``os.replace`` is atomic on POSIX and Windows).
+renamed over the destination (``os.replace`` is atomic on POSIX and Windows). The file gets
+the mode a plain ``open(path, "w")`` would give (``0666 & ~umask``), not the temporary file's 0600.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_text"]
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -41,6 +49,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:  # flush the data to disk before the rename
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> the mode open() would give
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -205,14 +205,16 @@ def test_checkpoint_resume_with_array_data_and_invalidation(tmp_path):
     _truncate(ck, bias_shift=0.25)
     used = train_flow(CFG, x, checkpoint=ck, **KW)
     assert torch.equal(_out_bias(used.flow), _out_bias(full.flow) + 0.25)
-    # ... unless one training row of the array changed (other fingerprint: retrained)
+    # ... but if one training row of the array changed (other fingerprint) it is refused and
+    # left as it is, not overwritten
     _truncate(ck, bias_shift=0.25)
+    before = ck.read_bytes()
     x2 = x.copy()
     held, train = Empirical(x, seed=CFG.seed).split(KW["n_eval"])
     x2[np.flatnonzero((x == train[0]).all(axis=1))[0]] += 1e-9
-    other = train_flow(CFG, x2, checkpoint=ck, **KW)
-    assert not torch.equal(_out_bias(other.flow), _out_bias(full.flow) + 0.25)
-    assert torch.load(ck, weights_only=True)["n_done"] == CFG.n_blocks
+    with pytest.raises(ValueError, match=r"checkpoint .*run\.pt.*another run"):
+        train_flow(CFG, x2, checkpoint=ck, **KW)
+    assert ck.read_bytes() == before
 
 
 def test_resume_is_exact_with_hutchinson_probes_and_fresh_blocks(tmp_path):
@@ -228,10 +230,9 @@ def test_resume_is_exact_with_hutchinson_probes_and_fresh_blocks(tmp_path):
     assert _same(_params(resumed.flow), _params(full.flow))
 
 
-def test_unreadable_checkpoint_is_ignored_with_a_warning(tmp_path):
+def test_unreadable_checkpoint_is_refused_and_kept(tmp_path):
     ck = tmp_path / "broken.pt"
     ck.write_bytes(b"not a checkpoint")
-    with pytest.warns(UserWarning, match="cannot be read"):
-        res = train_flow(CFG, _data(), checkpoint=ck, **KW)
-    assert _same(_params(res.flow), _params(train_flow(CFG, _data(), **KW).flow))
-    assert torch.load(ck, weights_only=True)["n_done"] == CFG.n_blocks
+    with pytest.raises(ValueError, match=r"checkpoint .*broken\.pt.*not a readable"):
+        train_flow(CFG, _data(), checkpoint=ck, **KW)
+    assert ck.read_bytes() == b"not a checkpoint"

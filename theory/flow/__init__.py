@@ -18,7 +18,10 @@ Public names are re-exported from small private modules:
   Assumption-1 residual, through the network's inverse and by the authors' estimator
   (``_residual``), Gaussian closed forms for the model's blocks (``_reference``) and independent
   density cross-checks (``_crosscheck``: discrete-map slogdet, importance-sampled mass, Jacobian
-  asymmetry).
+  asymmetry);
+- step convergence of densities (``_refinement``: :func:`nll_refinement` at S, 2S, 4S,
+  :func:`grid_mass` of a 2-D flow; the training's step control is :func:`step_gap` in
+  ``_train``) and the exact densities and entropies of the 2-D toys (``_toy_density``).
 """
 
 from theory.flow._block import Block, VelocityField
@@ -46,7 +49,7 @@ from theory.flow._diagnostics import (
 )
 from theory.flow._evaluate import BlockDiagnostics, EvalState
 from theory.flow._jacobian import batch_jacobian, max_jacobian_norm
-from theory.flow._model import FlowConfig, JKOFlow, gamma_schedule, make_block
+from theory.flow._model import FlowConfig, JKOFlow, gamma_schedule, make_block, report_steps
 from theory.flow._ode import divergence, integrate
 from theory.flow._potential import Potential, as_potential, quadratic_potential
 from theory.flow._reference import (
@@ -56,9 +59,17 @@ from theory.flow._reference import (
     jko_trajectory,
     optimal_block_loss,
 )
+from theory.flow._refinement import (
+    GridMass,
+    StepRefinement,
+    grid_mass,
+    nll_refinement,
+    refinement_tolerance,
+)
 from theory.flow._residual import authors_residual, exact_residual, kde_score
 from theory.flow._threads import torch_threads
-from theory.flow._train import TrainResult, train_block, train_flow
+from theory.flow._toy_density import toy_entropy, toy_log_density
+from theory.flow._train import TrainResult, step_gap, train_block, train_flow
 
 __all__ = [
     "Block",
@@ -69,9 +80,11 @@ __all__ = [
     "FlowConfig",
     "Gaussian",
     "GaussianMixture",
+    "GridMass",
     "JKOFlow",
     "Potential",
     "Segment",
+    "StepRefinement",
     "Toy2D",
     "TrainResult",
     "VelocityField",
@@ -87,6 +100,7 @@ __all__ = [
     "flow_kl",
     "gamma_schedule",
     "gaussian_fit",
+    "grid_mass",
     "importance_mass",
     "integrate",
     "jacobian_asymmetry",
@@ -96,13 +110,19 @@ __all__ = [
     "kl_k3",
     "make_block",
     "max_jacobian_norm",
+    "nll_refinement",
     "optimal_block_loss",
     "ou_smooth",
     "quadratic_potential",
+    "refinement_tolerance",
+    "report_steps",
     "ring_mixture",
     "std_normal_log_prob",
+    "step_gap",
     "to_numpy",
     "torch_threads",
+    "toy_entropy",
+    "toy_log_density",
     "train_block",
     "train_flow",
     "w2_emd",

@@ -22,7 +22,7 @@ from torch import nn
 from theory.flow._ode import DIVERGENCES, METHODS, integrate
 from theory.validate import check_choice, check_int, check_positive_scalar
 
-__all__ = ["ACTIVATIONS", "Block", "VelocityField"]
+__all__ = ["ACTIVATIONS", "Block", "VelocityField", "check_points"]
 
 ACTIVATIONS = ("softplus", "tanh", "silu")
 
@@ -44,6 +44,21 @@ def _act(kind: str, beta: float, z: torch.Tensor) -> tuple[torch.Tensor, torch.T
             torch.sigmoid(beta * z))
 
 
+def check_points(x, name: str, d: int | None) -> None:
+    """Check that ``x`` is an (n, d) tensor with n >= 1 and finite entries.
+
+    Raises:
+        ValueError: naming ``name`` for a non-tensor, a wrong shape, no rows, or NaN/inf.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be an (n, {d}) torch tensor, got {type(x).__name__}")
+    if x.ndim != 2 or (d is not None and x.shape[1] != d) or x.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (n, {d}) with n >= 1, got {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x).all(dim=1)).sum())
+        raise ValueError(f"{name} contains NaN or inf in {bad} of {x.shape[0]} rows")
+
+
 class VelocityField(nn.Module):
     r"""MLP velocity :math:`f_\theta(x, t)`: ``(d [+1]) -> hidden... -> d``.
 
@@ -63,11 +78,15 @@ class VelocityField(nn.Module):
         """Build the MLP (see the class docstring for the arguments)."""
         super().__init__()
         d = check_int(d, "d", minimum=1)
-        if len(hidden) == 0 or any((not isinstance(h, int)) or h < 1 for h in hidden):
+        if not isinstance(hidden, (tuple, list)) or len(hidden) == 0 or any(
+                isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {hidden!r}")
         check_choice(activation, "activation", ACTIVATIONS)
+        for name, flag in (("time_dependent", time_dependent), ("zero_init", zero_init)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be a bool, got {flag!r}")
         self.d = d
-        self.time_dependent = bool(time_dependent)
+        self.time_dependent = time_dependent
         self.activation = activation
         self.softplus_beta = check_positive_scalar(softplus_beta, "softplus_beta")
         layers: list[nn.Module] = []
@@ -170,9 +189,7 @@ class Block(nn.Module):
         self.div = div
 
     def _check(self, x: torch.Tensor, name: str) -> None:
-        d = getattr(self.field, "d", None)
-        if x.ndim != 2 or (d is not None and x.shape[1] != d):
-            raise ValueError(f"{name} must have shape (n, {d}), got {tuple(x.shape)}")
+        check_points(x, name, getattr(self.field, "d", None))
 
     def forward(self, x: torch.Tensor, *, logdet: bool = True, steps: int | None = None,
                 method: str = "rk4", create_graph: bool = False,
@@ -181,9 +198,14 @@ class Block(nn.Module):
 
         ``steps`` / ``method`` / ``div`` override the block's settings (evaluation with finer
         steps, or deliberate errors). ``create_graph=True`` keeps a differentiable graph.
+
+        Raises:
+            ValueError: naming ``x`` unless it is a finite (n, d) tensor with n >= 1; for bad
+                ``steps``, ``method`` or ``div``.
         """
         self._check(x, "x")
-        return integrate(self.field, x, t0=0.0, t1=1.0, steps=steps or self.steps,
+        return integrate(self.field, x, t0=0.0, t1=1.0,
+                         steps=self.steps if steps is None else steps,
                          method=method, logdet=logdet, div=div or self.div,
                          create_graph=create_graph)
 
@@ -195,9 +217,14 @@ class Block(nn.Module):
         The log-det is :math:`\log\det\nabla S(y)`.
 
         With ``method="euler"`` or few ``steps`` this is a deliberately inexact inverse (C11).
+
+        Raises:
+            ValueError: naming ``y`` unless it is a finite (n, d) tensor with n >= 1; for bad
+                ``steps``, ``method`` or ``div``.
         """
         self._check(y, "y")
         check_choice(method, "method", METHODS)
-        return integrate(self.field, y, t0=1.0, t1=0.0, steps=steps or self.steps,
+        return integrate(self.field, y, t0=1.0, t1=0.0,
+                         steps=self.steps if steps is None else steps,
                          method=method, logdet=logdet, div=div or self.div,
                          create_graph=create_graph)

@@ -3,9 +3,11 @@
 A training checkpoint holds a content fingerprint of everything that determines the result (a
 sha256 over the :class:`~theory.flow.FlowConfig`, the settings, and the bytes, dtype and shape of
 the actual training and held-out arrays), the number of finished blocks, their weights, loss
-histories and diagnostics. Resuming from it gives a result identical to an uninterrupted run, for
-any data (a law or a user's array); a checkpoint with another fingerprint, or one that cannot be
-read, is ignored (and overwritten by the next block).
+histories, diagnostics and step counts (the training's step control may have raised them).
+Resuming from it gives a result identical to an uninterrupted run, for
+any data (a law or a user's array). A file at the checkpoint path that is not a checkpoint with
+the run's fingerprint (another run's checkpoint, a saved flow, an unreadable file) is refused
+with a ``ValueError``, never overwritten.
 
 Both files are written atomically (:func:`theory.io.atomic_path`) and hold plain data only
 (tensors, lists, dicts, str, numbers), so they are read with ``torch.load(weights_only=True)``:
@@ -17,8 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import pickle
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,15 @@ import torch
 
 from theory.flow._convert import to_numpy
 from theory.flow._model import FlowConfig, JKOFlow, make_block
+from theory.flow._ode import DIVERGENCES
 from theory.io import atomic_path
+from theory.validate import check_choice, check_int
 
 __all__ = ["config_from_dict", "config_to_dict", "fingerprint", "load_checkpoint", "load_flow",
            "save_checkpoint", "save_flow"]
 
 #: Format tags of the two kinds of file.
-CHECKPOINT_FORMAT = "theory.flow.checkpoint/2"
+CHECKPOINT_FORMAT = "theory.flow.checkpoint/3"
 FLOW_FORMAT = "theory.flow.JKOFlow/1"
 
 
@@ -93,36 +95,60 @@ def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
-def _read(path: str | Path) -> Any:
-    """``torch.load`` with ``weights_only=True`` onto the CPU."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+def _read(path: str | Path, what: str) -> Any:
+    """``torch.load(weights_only=True)`` onto the CPU; ``ValueError`` naming ``path`` otherwise.
+
+    Any failure to unpickle (a text file, a truncated file, a file with pickled objects) or to
+    read (a folder) is reported as ``"{what} {path} is not a readable ..."``.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist") from None
+    except Exception as e:  # the unpickler raises KeyError, UnicodeDecodeError, EOFError, ...
+        raise ValueError(f"{what} {path} is not a readable torch file of plain data "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def load_checkpoint(path: str | Path | None, fp: str) -> dict[str, Any] | None:
-    """The saved state at ``path`` if it exists and has fingerprint ``fp``, else ``None``.
+    """The saved state at ``path`` if it exists and has fingerprint ``fp``; ``None`` if no file.
 
-    An unreadable file (truncated, or an older format with pickled objects) is ignored with a
-    warning: training restarts and overwrites it.
+    Raises:
+        ValueError: naming ``checkpoint`` and ``path`` if a file is there but is not a
+            checkpoint of this run: unreadable, not a :func:`save_checkpoint` file (a saved
+            JKOFlow, any other file), or a checkpoint with another fingerprint (another
+            config, settings or data). Such a file is never overwritten.
     """
-    if path is None or not Path(path).exists():
+    if path is None:
         return None
-    try:
-        saved = _read(path)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:
-        warnings.warn(f"checkpoint {path} cannot be read ({type(e).__name__}); ignoring it",
-                      stacklevel=3)
+    if not isinstance(path, (str, Path)):
+        raise ValueError(f"checkpoint must be a path (str or Path) or None, got {path!r}")
+    if not Path(path).exists():
         return None
-    if not isinstance(saved, dict) or saved.get("fingerprint") != fp:
-        return None
+    saved = _read(path, "checkpoint")
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"checkpoint {path} is not a train_flow checkpoint (format "
+                         f"{CHECKPOINT_FORMAT!r}); refusing to overwrite it: move it or pass "
+                         f"another checkpoint path")
+    if saved.get("fingerprint") != fp:
+        raise ValueError(f"checkpoint {path} belongs to another run (its fingerprint of the "
+                         f"config, settings and data differs); refusing to overwrite it: "
+                         f"delete it or pass another checkpoint path")
     return saved
 
 
 def save_checkpoint(path: str | Path, fp: str, flow: JKOFlow, history: list[list[dict]],
-                    diagnostics: list[dict]) -> None:
-    """Write the trained blocks (CPU weights), histories and diagnostics atomically to ``path``."""
+                    diagnostics: list[dict], step_checks: list[list[dict]] | None = None) -> None:
+    """Write blocks (CPU weights, step counts), histories, diagnostics, step checks to ``path``.
+
+    Atomic (:func:`theory.io.atomic_path`).
+    """
+    checks = [[] for _ in flow.blocks] if step_checks is None else step_checks
     payload = {"format": CHECKPOINT_FORMAT, "fingerprint": fp, "n_done": len(flow),
                "history": _plain(history), "diagnostics": _plain(diagnostics),
-               "blocks": [_cpu_state(b) for b in flow.blocks]}
+               "step_checks": _plain(checks),
+               "blocks": [_cpu_state(b) for b in flow.blocks],
+               "steps": [int(b.steps) for b in flow.blocks]}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -168,24 +194,35 @@ def load_flow(path: str | Path, *, device: str | None = None) -> JKOFlow:
             ``flow.config.device`` is set to it.
 
     Raises:
-        ValueError: if the file is not a saved flow (naming ``path``).
+        ValueError: naming ``path`` if it does not exist or is not a saved flow (a text file, a
+            truncated file, a training checkpoint, any other torch file, or a saved flow whose
+            content is damaged); naming ``device`` if it is not available here.
     """
-    try:
-        payload = _read(path)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
-        raise ValueError(f"path {path} is not a readable saved JKOFlow ({e})") from None
+    payload = _read(path, "path")
     if not isinstance(payload, dict) or payload.get("format") != FLOW_FORMAT:
         raise ValueError(f"path {path} is not a saved JKOFlow (format {FLOW_FORMAT!r})")
-    cfg = config_from_dict(payload["config"])
+    try:
+        config = dict(payload["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"path {path} is a damaged saved JKOFlow (no config: {e})") from None
     if device is not None:
-        cfg = dataclasses.replace(cfg, device=str(device))
-    dtype = getattr(torch, str(payload["dtype"]), None)
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"path {path}: unknown saved dtype {payload['dtype']!r}")
-    flow = JKOFlow(tuple(payload["gammas"]), config=cfg)
-    for k, entry in enumerate(payload["blocks"]):
-        blk = make_block(cfg).to(dtype=dtype)  # cast first: load_state_dict then copies exactly
-        blk.steps, blk.div = int(entry["steps"]), str(entry["div"])
-        blk.load_state_dict(entry["state"])
-        flow.append(blk.to(device=cfg.device), flow.gammas[k])
+        config["device"] = device
+    try:
+        cfg = config_from_dict(config)
+    except ValueError as e:
+        raise ValueError(f"path {path}: the saved config is not usable here: {e}") from None
+    try:
+        dtype = getattr(torch, str(payload["dtype"]), None)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"unknown saved dtype {payload['dtype']!r}")
+        flow = JKOFlow(tuple(payload["gammas"]), config=cfg)
+        for k, entry in enumerate(payload["blocks"]):
+            blk = make_block(cfg).to(dtype=dtype)  # cast first: load_state_dict copies exactly
+            blk.steps = check_int(entry["steps"], "steps", minimum=1)
+            blk.div = check_choice(entry["div"], "div", DIVERGENCES)
+            blk.load_state_dict(entry["state"])
+            flow.append(blk.to(device=cfg.device), flow.gammas[k])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+        raise ValueError(f"path {path} is a damaged saved JKOFlow ({type(e).__name__}: {e})"
+                         ) from None
     return flow

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from theory.flow._block import check_points
 from theory.flow._convert import to_numpy
 from theory.flow._jacobian import batch_jacobian
 from theory.validate import as_finite_array, check_int
@@ -43,12 +44,12 @@ def discrete_logdet(block, x: torch.Tensor, *, steps: int) -> tuple[np.ndarray, 
         the log-abs-determinant of the autograd Jacobian of the S-step map.
 
     Raises:
-        ValueError: on a bad ``steps`` or a non-2-D ``x``, or if some Jacobian has a
+        ValueError: on a bad ``steps``, naming ``x`` unless it is a finite (n, d) tensor with
+            n >= 1, or if some Jacobian has a
             non-positive determinant (the map would not be orientation preserving).
     """
     steps = check_int(steps, "steps", minimum=1)
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (n, d), got {tuple(x.shape)}")
+    check_points(x, "x", None)
     xs = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         y, ell = block(xs, steps=steps, create_graph=True)
@@ -70,13 +71,17 @@ def importance_mass(log_f: ArrayLike, log_r: ArrayLike) -> tuple[float, float]:
         ``(estimate, standard error)`` of :math:`\mathbb E_r[f/r]`.
 
     Raises:
-        ValueError: on non-finite inputs, mismatched lengths or fewer than 2 samples.
+        ValueError: naming ``log_f`` / ``log_r`` on non-finite inputs, mismatched lengths or
+            fewer than 2 samples, or if f/r overflows float64.
     """
     lf = as_finite_array(log_f, "log_f").ravel()
     lr = as_finite_array(log_r, "log_r").ravel()
     if lf.shape != lr.shape or lf.size < 2:
         raise ValueError(f"log_f and log_r must have one length >= 2, got {lf.size}, {lr.size}")
-    w = np.exp(lf - lr)
+    with np.errstate(over="ignore"):
+        w = np.exp(lf - lr)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("log_f - log_r > ~709 at some sample: f/r overflows float64")
     return float(w.mean()), float(w.std(ddof=1) / np.sqrt(w.size))
 
 
@@ -96,11 +101,13 @@ def jacobian_asymmetry(jac: torch.Tensor | ArrayLike) -> float:
         The ratio (0 when every J equals I).
 
     Raises:
-        ValueError: if ``jac`` is not (n, d, d).
+        ValueError: if ``jac`` is not a finite (n, d, d) array.
     """
     j = to_numpy(jac)
     if j.ndim != 3 or j.shape[1] != j.shape[2] or j.shape[0] < 1:
         raise ValueError(f"jac must have shape (n, d, d), got {j.shape}")
+    if not np.all(np.isfinite(j)):
+        raise ValueError("jac contains NaN or inf")
     anti = 0.5 * (j - np.swapaxes(j, 1, 2))
     dev = j - np.eye(j.shape[1])
     den = float(np.sqrt((dev**2).sum((1, 2)).mean()))

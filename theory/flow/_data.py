@@ -2,11 +2,14 @@ r"""Data laws for the neural JKO flow: samplers, with an exact log-density where
 
 Every law has ``sample(n, rng) -> (n, d) float64 ndarray`` and ``has_density``; laws with a density
 also have ``log_prob(x: torch.Tensor) -> (n,) tensor`` (differentiable, so the exact score
-:math:`\nabla\log p` comes from autograd, docs/numerics.md §6.5). Claims C8-C13.
+:math:`\nabla\log p` comes from autograd, docs/numerics.md §6.5). Claims C8-C13. Every sampler
+raises ``ValueError`` naming ``n`` or ``rng`` (a ``numpy.random.Generator``), every ``log_prob``
+naming ``x`` unless it is a finite (n, d) tensor with n >= 1.
 
 - :class:`Gaussian`, :class:`GaussianMixture` (exact density);
 - :func:`ring_mixture` (a 2-D mixture toy with exact density);
-- :class:`Toy2D` (two moons, checkerboard, rose curve: drawn procedurally, no density -> NLL);
+- :class:`Toy2D` (two moons, checkerboard, rose curve: drawn procedurally; no torch density, but
+  an exact numpy :meth:`Toy2D.log_density` by quadrature and its entropy);
 - :class:`Circle`, :class:`Segment` (data without density) and :func:`ou_smooth` of a finite
   atom set, whose smoothed law :math:`\mathrm{Law}(e^{-\delta}X+\sqrt{1-e^{-2\delta}}Z)` is an
   exact Gaussian mixture (docs/numerics.md §2.5, docs/theory.md R6);
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from theory.flow._block import check_points
 from theory.flow._convert import to_numpy
 from theory.spd import spectrum
 from theory.validate import (
@@ -55,9 +59,32 @@ TOYS = ("moons", "checkerboard", "rose")
 
 
 def std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    r""":math:`\log\mathcal N(z;0,I) = -|z|^2/2 - (d/2)\log 2\pi` per row of ``z`` (n, d)."""
+    r""":math:`\log\mathcal N(z;0,I) = -|z|^2/2 - (d/2)\log 2\pi` per row of ``z`` (n, d).
+
+    Raises:
+        ValueError: naming ``z`` unless it is a finite (n, d) tensor with n >= 1.
+    """
+    check_points(z, "z", None)
     d = z.shape[1]
     return -0.5 * (z * z).sum(dim=1) - 0.5 * d * math.log(2.0 * math.pi)
+
+
+def _points(x, d: int) -> torch.Tensor:
+    """``x`` (a tensor, or an array taken as float64) checked to be finite (n, d), n >= 1."""
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ValueError(f"x must be an (n, {d}) tensor of numbers") from None
+    check_points(x, "x", d)
+    return x
+
+
+def _rng(rng) -> np.random.Generator:
+    """``rng`` checked to be a ``numpy.random.Generator``."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
 
 
 @dataclass(frozen=True)
@@ -83,12 +110,17 @@ class Gaussian:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, d) samples."""
-        n = check_int(n, "n", minimum=1)
+        n, rng = check_int(n, "n", minimum=1), _rng(rng)
         chol = np.linalg.cholesky(self.cov)
         return self.mean + rng.standard_normal((n, self.d)) @ chol.T
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact log-density at the rows of x (float64 recommended)."""
+        """Exact log-density at the rows of x (n, d) (float64 recommended), shape (n,).
+
+        Raises:
+            ValueError: naming ``x`` unless it is a finite (n, d) tensor or array, n >= 1.
+        """
+        x = _points(x, self.d)
         m = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device)
         prec = torch.as_tensor(np.linalg.inv(self.cov), dtype=x.dtype, device=x.device)
         logdet = float(np.linalg.slogdet(self.cov)[1])
@@ -112,8 +144,12 @@ class GaussianMixture:
         if mu.ndim != 2:
             raise ValueError(f"means must be a finite (K, d) array, got shape {mu.shape}")
         k = mu.shape[0]
-        s = np.broadcast_to(as_positive_array(self.stds, "stds"), (k,)).copy()
-        w = np.broadcast_to(as_nonneg_array(self.weights, "weights"), (k,)).copy()
+        s, w = as_positive_array(self.stds, "stds"), as_nonneg_array(self.weights, "weights")
+        for name, a in (("stds", s), ("weights", w)):
+            if a.size not in (1, k) or a.ndim > 1:
+                raise ValueError(f"{name} must be a scalar or have length K={k}, got shape "
+                                 f"{a.shape}")
+        s, w = np.broadcast_to(s.ravel(), (k,)).copy(), np.broadcast_to(w.ravel(), (k,)).copy()
         if w.sum() <= 0:
             raise ValueError("weights must be finite, >= 0, with a positive sum")
         object.__setattr__(self, "means", mu)
@@ -131,12 +167,21 @@ class GaussianMixture:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, d) samples."""
-        n = check_int(n, "n", minimum=1)
+        n, rng = check_int(n, "n", minimum=1), _rng(rng)
         idx = rng.choice(len(self.weights), size=n, p=self.weights)
         return self.means[idx] + self.stds[idx, None] * rng.standard_normal((n, self.d))
 
     def log_prob(self, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-        """Exact log-density (logsumexp over components, chunked over components)."""
+        """Exact log-density at the rows of x (n, d), shape (n,): logsumexp over components.
+
+        Components are processed ``chunk`` (int >= 1) at a time.
+
+        Raises:
+            ValueError: naming ``x`` unless it is a finite (n, d) tensor or array, n >= 1, or
+                naming ``chunk``.
+        """
+        x = _points(x, self.d)
+        chunk = check_int(chunk, "chunk", minimum=1)
         mu = torch.as_tensor(self.means, dtype=x.dtype, device=x.device)
         s2 = torch.as_tensor(self.stds**2, dtype=x.dtype, device=x.device)
         logw = torch.as_tensor(np.log(self.weights), dtype=x.dtype, device=x.device)
@@ -160,7 +205,12 @@ def ring_mixture(k: int = 8, radius: float = 3.0, std: float = 0.5) -> GaussianM
 
 @dataclass(frozen=True)
 class Toy2D:
-    """Procedural 2-D toys without a known density (NLL only): moons, checkerboard, rose."""
+    """Procedural 2-D toys: moons, checkerboard, rose.
+
+    ``has_density`` is False (no torch ``log_prob``: training computes no KL or residual for
+    them), but :meth:`log_density` gives the exact density by closed form or quadrature and
+    :meth:`entropy` its entropy, so that a held-out NLL becomes a KL.
+    """
 
     name: str
     noise: float = 0.05
@@ -175,7 +225,7 @@ class Toy2D:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, 2) samples, scaled to roughly unit-to-3 spread around the origin."""
-        n = check_int(n, "n", minimum=1)
+        n, rng = check_int(n, "n", minimum=1), _rng(rng)
         if self.name == "moons":
             t = np.pi * rng.random(n)
             up = rng.random(n) < 0.5
@@ -193,6 +243,23 @@ class Toy2D:
             pts = np.stack([r * np.cos(th), r * np.sin(th)], 1)
         return pts + self.noise * rng.standard_normal((n, 2))
 
+    def log_density(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Exact log p(x), (n, 2) numpy -> (n,), by closed form or quadrature (nats).
+
+        Not a torch ``log_prob`` (``has_density`` stays False: no score, no KL diagnostics in
+        training); it turns held-out NLLs into KLs. See :mod:`theory.flow._toy_density`.
+        """
+        from theory.flow._toy_density import toy_log_density
+
+        return toy_log_density(self.name, self.noise, x)
+
+    def entropy(self, n: int, rng: np.random.Generator) -> tuple[float, float]:
+        """Monte Carlo entropy H(p) = -E log p(X) and its standard error, from ``n`` samples."""
+        from theory.flow._toy_density import toy_entropy
+
+        return toy_entropy(self.name, self.noise, self.sample, check_int(n, "n", minimum=2),
+                           _rng(rng))
+
 
 @dataclass(frozen=True)
 class Circle:
@@ -202,9 +269,13 @@ class Circle:
     has_density: bool = field(default=False, init=False)
     d = 2
 
+    def __post_init__(self) -> None:
+        """Validate ``radius`` (``ValueError`` unless finite and > 0)."""
+        check_positive_scalar(self.radius, "radius")
+
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, 2) samples."""
-        a = 2.0 * np.pi * rng.random(check_int(n, "n", minimum=1))
+        a = 2.0 * np.pi * _rng(rng).random(check_int(n, "n", minimum=1))
         return self.radius * np.stack([np.cos(a), np.sin(a)], 1)
 
     def atoms(self, m: int) -> NDArray[np.float64]:
@@ -234,7 +305,7 @@ class Segment:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         """Return (n, d) samples."""
-        u = rng.random((check_int(n, "n", minimum=1), 1))
+        u = _rng(rng).random((check_int(n, "n", minimum=1), 1))
         return self.a + u * (self.b - self.a)
 
     def atoms(self, m: int) -> NDArray[np.float64]:
@@ -298,7 +369,7 @@ class Empirical:
         :func:`~theory.flow.train_flow` does not call this: it uses :meth:`split`, so that its
         held-out rows are never training rows.
         """
-        n = check_int(n, "n", minimum=1)
+        n, rng = check_int(n, "n", minimum=1), _rng(rng)
         return self.samples[rng.integers(0, self.n, size=n)]
 
     def split(self, n_eval: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -42,9 +42,18 @@ Sampler = Callable[[int, np.random.Generator], NDArray[np.float64]]
 def _log_densities(log_p: ArrayLike, log_q: ArrayLike) -> tuple[NDArray[np.float64], ...]:
     lp = as_finite_array(log_p, "log_p").ravel()
     lq = as_finite_array(log_q, "log_q").ravel()
-    if lp.shape != lq.shape:
-        raise ValueError(f"log_p and log_q must have the same length, got {lp.size}, {lq.size}")
+    if lp.shape != lq.shape or lp.size < 2:
+        raise ValueError(f"log_p and log_q must have the same length >= 2 (a standard error "
+                         f"needs two samples), got {lp.size}, {lq.size}")
     return lp, lq
+
+
+def _check_terms(terms: NDArray[np.float64], what: str) -> None:
+    """``ValueError`` (naming log_p - log_q) if a term of the estimator overflowed."""
+    if not np.all(np.isfinite(terms)):
+        raise ValueError(f"log_p - log_q: {what} overflows float64 at "
+                         f"{int((~np.isfinite(terms)).sum())} samples (|log p - log q| > ~709); "
+                         f"the KL estimate is not finite")
 
 
 def kl_k3(log_p: ArrayLike, log_q: ArrayLike) -> tuple[float, float]:
@@ -55,10 +64,16 @@ def kl_k3(log_p: ArrayLike, log_q: ArrayLike) -> tuple[float, float]:
         h_i = \log p(x_i) - \log q(x_i).
 
     Requires normalised densities and supp q ⊆ supp p. Returns ``(estimate, standard error)``.
+
+    Raises:
+        ValueError: naming ``log_p`` / ``log_q`` if they are not finite, have different lengths
+            or fewer than 2 entries, or if :math:`e^{-h}` overflows (h < about -709).
     """
     lp, lq = _log_densities(log_p, log_q)
     h = lp - lq
-    terms = np.expm1(-h) + h
+    with np.errstate(over="ignore"):
+        terms = np.expm1(-h) + h
+    _check_terms(terms, "q/p")
     return float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(terms.size))
 
 
@@ -68,11 +83,16 @@ def kl_from_q_samples(log_p: ArrayLike, log_q: ArrayLike) -> tuple[float, float]
     Here r = p/q.
 
     Unbiased since :math:`E_q[r] = 1`; each term ≥ 0. Returns ``(estimate, standard error)``.
+
+    Raises:
+        ValueError: naming ``log_p`` / ``log_q`` if they are not finite, have different lengths
+            or fewer than 2 entries, or if r overflows (log r > about 709).
     """
     lp, lq = _log_densities(log_p, log_q)
     lr = lp - lq
-    r = np.exp(lr)
-    terms = r * lr - np.expm1(lr)
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = np.exp(lr) * lr - np.expm1(lr)
+    _check_terms(terms, "p/q")
     return float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(terms.size))
 
 
@@ -92,7 +112,13 @@ def flow_kl(flow: Callable[..., tuple[torch.Tensor, torch.Tensor]], data, x: tor
 
     Returns:
         ``(estimate, standard error)`` in nats.
+
+    Raises:
+        ValueError: if ``data`` has no ``log_prob``; naming ``x`` if it is not a finite (n, d)
+            tensor with n >= 2 (from the flow, the law or :func:`kl_k3`).
     """
+    if not callable(getattr(data, "log_prob", None)):
+        raise ValueError(f"data must be a law with an exact log_prob, got {type(data).__name__}")
     z, ell = flow(x, steps=steps)
     return kl_k3(to_numpy(data.log_prob(x)), to_numpy(std_normal_log_prob(z) + ell))
 

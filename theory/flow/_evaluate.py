@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from theory.flow._block import Block
+from theory.flow._block import Block, check_points
 from theory.flow._convert import to_numpy
 from theory.flow._data import std_normal_log_prob
 from theory.flow._diagnostics import kl_k3
 from theory.flow._potential import Potential, quadratic_potential
 from theory.flow._residual import authors_residual, exact_residual
+from theory.validate import check_int, check_positive_scalar
 
 __all__ = ["BlockDiagnostics", "EvalState"]
 
@@ -107,9 +108,20 @@ class EvalState:
 
     @classmethod
     def start(cls, x0: np.ndarray, density, n_residual: int, device: str = "cpu") -> EvalState:
-        """Initial state from ρ_0 samples x0 (n, d) and its density (``None`` if unknown)."""
-        x = torch.as_tensor(x0, dtype=torch.float64, device=device)
-        xr = x[:n_residual].clone()
+        """Initial state from ρ_0 samples x0 (n, d) and its density (``None`` if unknown).
+
+        The residual subset is the first ``n_residual`` (int >= 1) points.
+
+        Raises:
+            ValueError: naming ``x0`` unless it is a finite (n, d) array with n >= 1, or naming
+                ``n_residual``.
+        """
+        try:
+            x = torch.as_tensor(x0, dtype=torch.float64, device=device)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError("x0 must be an (n, d) array of numbers") from None
+        check_points(x, "x0", None)
+        xr = x[:check_int(n_residual, "n_residual", minimum=1)].clone()
         logp = score = None
         if density is not None:
             logp = density.log_prob(x).detach()
@@ -131,7 +143,12 @@ class EvalState:
             authors: also compute the authors' estimator of ε² (KDE variance ``kde_h``).
             kde_h: KDE bandwidth (a variance).
             potential: the target's V (training loss V-term, and ∇V in the residual).
+
+        Raises:
+            ValueError: naming ``gamma`` unless it is > 0, or ``steps`` unless it is an int >= 1.
         """
+        gamma = check_positive_scalar(gamma, "gamma")
+        steps = check_int(steps, "steps", minimum=1)
         x = self.x
         y, ell = block(x, steps=steps)
         terms = _loss_terms(block, x, y, ell, gamma=gamma, steps=steps, potential=potential)

@@ -28,7 +28,13 @@ def batch_jacobian(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         (n, m, d) tensor ``jac`` with ``jac[k, i, j]`` =
         :math:`\partial\,out_{k,i}/\partial x_{k,j}` (the graph is retained, so ``out`` can
         still be differentiated).
+
+    Raises:
+        ValueError: naming ``out`` / ``x`` unless they are 2-D with the same number of rows.
     """
+    if out.ndim != 2 or x.ndim != 2 or out.shape[0] != x.shape[0]:
+        raise ValueError(f"out and x must be (n, m) and (n, d) tensors, got {tuple(out.shape)} "
+                         f"and {tuple(x.shape)}")
     rows = [torch.autograd.grad(out[:, i].sum(), x, retain_graph=True)[0]
             for i in range(out.shape[1])]
     return torch.stack(rows, dim=1)
@@ -47,7 +53,8 @@ def max_jacobian_norm(fn: Callable[[torch.Tensor], torch.Tensor], y: torch.Tenso
         Lipschitz constant of f on the support of the points (claim C11).
 
     Raises:
-        ValueError: if ``y`` is not a non-empty 2-D tensor.
+        ValueError: naming ``y`` unless it is a finite (n, d) tensor with n >= 1, or ``fn`` if
+            its Jacobian is not finite.
 
     Example:
         >>> import torch
@@ -55,9 +62,14 @@ def max_jacobian_norm(fn: Callable[[torch.Tensor], torch.Tensor], y: torch.Tenso
         >>> round(max_jacobian_norm(lambda z: z @ a.T, torch.zeros(3, 2, dtype=torch.float64)), 6)
         2.288246
     """
-    if y.ndim != 2 or y.shape[0] < 1:
-        raise ValueError(f"y must have shape (n, d) with n >= 1, got {tuple(y.shape)}")
+    if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[0] < 1:
+        raise ValueError(f"y must be an (n, d) tensor with n >= 1, got "
+                         f"{tuple(getattr(y, 'shape', ())) or type(y).__name__}")
+    if not bool(torch.isfinite(y).all()):
+        raise ValueError("y contains NaN or inf")
     y = y.detach().requires_grad_(True)
     with torch.enable_grad():
         jac = batch_jacobian(fn(y), y)
+    if not bool(torch.isfinite(jac).all()):
+        raise ValueError("fn: its Jacobian at y has NaN or inf entries")
     return float(torch.linalg.matrix_norm(jac, ord=2).max())

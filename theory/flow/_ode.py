@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import torch
 
-from theory.validate import check_choice, check_int
+from theory.validate import check_choice, check_finite_scalar, check_int
 
 __all__ = ["DIVERGENCES", "METHODS", "divergence", "integrate"]
 
@@ -54,7 +54,7 @@ def divergence(f: torch.Tensor, x: torch.Tensor, *, mode: str = "autograd",
         (n,) tensor: the divergence at each point.
 
     Raises:
-        ValueError: on an unknown ``mode`` or a missing ``probe``.
+        ValueError: on an unknown ``mode`` or a missing (or wrongly shaped) ``probe``.
     """
     if mode in ("exact", "autograd"):
         d = x.shape[1]
@@ -65,8 +65,9 @@ def divergence(f: torch.Tensor, x: torch.Tensor, *, mode: str = "autograd",
             div = div + g[:, i]
         return div
     if mode == "hutchinson":
-        if probe is None:
-            raise ValueError("probe is required for mode='hutchinson'")
+        if probe is None or probe.shape != x.shape:
+            raise ValueError(f"probe of shape {tuple(x.shape)} is required for "
+                             f"mode='hutchinson'")
         vjp = torch.autograd.grad(f, x, grad_outputs=probe, create_graph=create_graph,
                                   retain_graph=True)[0]
         return (vjp * probe).sum(dim=1)
@@ -123,13 +124,20 @@ def integrate(field: Field, x: torch.Tensor, *, t0: float = 0.0, t1: float = 1.0
         ((n, d) tensor, (n,) tensor or None): ``x(t1)`` and :math:`\log\det\nabla_x x(t_1)`.
 
     Raises:
-        ValueError: on bad ``steps``, ``method``, ``div`` or a non-2-D ``x``.
+        ValueError: on bad ``steps``, ``method``, ``div``, non-finite ``t0`` / ``t1``, an ``x``
+            that is not a finite (n, d) tensor with n >= 1, or a ``probe`` not of its shape.
     """
     steps = check_int(steps, "steps", minimum=1)
     check_choice(method, "method", METHODS)
     check_choice(div, "div", DIVERGENCES)
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (n, d), got {tuple(x.shape)}")
+    t0, t1 = check_finite_scalar(t0, "t0"), check_finite_scalar(t1, "t1")
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[0] < 1:
+        raise ValueError(f"x must be an (n, d) tensor with n >= 1, got "
+                         f"{tuple(getattr(x, 'shape', ())) or type(x).__name__}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or inf")
+    if probe is not None and (not isinstance(probe, torch.Tensor) or probe.shape != x.shape):
+        raise ValueError(f"probe must be a tensor of the shape of x {tuple(x.shape)}")
     if logdet and div == "hutchinson" and probe is None:
         probe = torch.randint(0, 2, x.shape, dtype=x.dtype, device=x.device) * 2.0 - 1.0
     h = (float(t1) - float(t0)) / steps

@@ -41,6 +41,15 @@ class Potential:
     grad: TensorMap | None = None
     name: str = "V"
 
+    def __post_init__(self) -> None:
+        """Validate the fields (``ValueError`` naming a bad one)."""
+        if not callable(self.value):
+            raise ValueError(f"value must be callable, got {self.value!r}")
+        if self.grad is not None and not callable(self.grad):
+            raise ValueError(f"grad must be callable or None, got {self.grad!r}")
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a str, got {self.name!r}")
+
     def __call__(self, y: torch.Tensor) -> torch.Tensor:
         """Return V(y) of shape (n,) for y of shape (n, d)."""
         return self.value(y)

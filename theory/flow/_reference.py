@@ -19,7 +19,15 @@ from numpy.typing import ArrayLike
 
 from theory import bounds, gaussian
 from theory.gaussian import GaussianPath, iterate_steps
-from theory.validate import as_finite_array, as_matrix, as_vector, check_positive_scalar
+from theory.validate import (
+    as_finite_array,
+    as_matrix,
+    as_positive_array,
+    as_vector,
+    check_finite_scalar,
+    check_nonneg_scalar,
+    check_positive_scalar,
+)
 
 __all__ = [
     "affine_block_loss",
@@ -30,17 +38,30 @@ __all__ = [
 ]
 
 
+def _gammas(gammas: ArrayLike) -> np.ndarray:
+    """``gammas`` as a non-empty 1-D float64 array of finite step sizes > 0."""
+    g = as_positive_array(gammas, "gammas").ravel()
+    if g.size < 1:
+        raise ValueError("gammas must be non-empty")
+    return g
+
+
 def affine_block_loss(mean: ArrayLike, cov: ArrayLike, matrix: ArrayLike, offset: ArrayLike, *,
                       gamma: float) -> dict[str, float]:
     """Exact loss terms of the block x -> offset + matrix x on N(mean, cov) (V = |x|²/2).
 
     Returns:
         dict with ``v``, ``div``, ``w``, ``total`` (nats).
+
+    Raises:
+        ValueError: naming ``mean``, ``cov``, ``matrix``, ``offset`` or ``gamma`` for a bad
+            value (non-finite, wrong shape, cov not symmetric, γ <= 0), or if ``matrix`` has
+            det <= 0.
     """
     c = as_matrix(cov, "cov")
     d = c.shape[0]
     m = as_vector(mean, "mean", d)
-    a = np.asarray(matrix, dtype=np.float64)
+    a = as_finite_array(matrix, "matrix")
     if a.shape != (d, d):
         raise ValueError(f"matrix must have shape ({d}, {d}), got {a.shape}")
     b = as_vector(offset, "offset", d)
@@ -72,6 +93,10 @@ def block_loss_on_points(x: ArrayLike, y: ArrayLike, *, gamma: float,
 
     Returns:
         dict with ``v``, ``div``, ``w``, ``total``.
+
+    Raises:
+        ValueError: naming ``x`` / ``y`` unless they are finite (n, d) arrays of one shape, or
+            ``gamma`` / ``div`` for a non-finite or (γ) non-positive value.
     """
     x = as_finite_array(x, "x")
     y = as_finite_array(y, "y")
@@ -80,7 +105,7 @@ def block_loss_on_points(x: ArrayLike, y: ArrayLike, *, gamma: float,
     gamma = check_positive_scalar(gamma, "gamma")
     v = float(0.5 * (y**2).sum(1).mean())
     w = float(((y - x) ** 2).sum(1).mean() / (2 * gamma))
-    div = float(div)
+    div = check_finite_scalar(div, "div")
     return {"v": v, "div": div, "w": w, "total": v + div + w}
 
 
@@ -96,10 +121,14 @@ def jko_trajectory(mean: ArrayLike, cov: ArrayLike, gammas: ArrayLike) -> dict[s
     Returns:
         dict with ``means`` (N+1, d), ``covs`` (N+1, d, d), ``kl`` (N+1,) in nats, ``w2`` (N+1,)
         W2(ρ_n, q) and ``loss`` (N,) list of optimal-loss dicts.
+
+    Raises:
+        ValueError: naming ``mean``, ``cov`` or ``gammas`` (non-empty, finite, > 0) for a bad
+            value.
     """
     m = as_vector(mean, "mean")
     c = as_matrix(cov, "cov", m.shape[0])
-    g = np.asarray(gammas, dtype=np.float64).ravel()
+    g = _gammas(gammas)
     means, covs = iterate_steps(m, c, g.size,
                                 lambda k, mk, ck: gaussian.jko_step(mk, ck, gamma=float(g[k])))
     path = GaussianPath(means=means, covs=covs, gammas=g)
@@ -116,9 +145,12 @@ def finite_n_kl_bound(gammas: ArrayLike, w0: float, eps: float) -> float:
     the last step,
     :math:`\mathrm{KL}(\rho_N\|q)\le(W_{N-1}+\gamma_N\varepsilon)^2/(2\gamma_N(2+\gamma_N))`
     (``bounds.gap_one_step``). ``w0`` may be any upper bound of W2(ρ_0, q).
+
+    Raises:
+        ValueError: naming ``gammas`` (non-empty, finite, > 0), ``w0`` or ``eps`` (finite,
+            >= 0) for a bad value.
     """
-    g = np.asarray(gammas, dtype=np.float64).ravel()
-    if g.size < 1:
-        raise ValueError("gammas must be non-empty")
+    g = _gammas(gammas)
+    w0, eps = check_nonneg_scalar(w0, "w0"), check_nonneg_scalar(eps, "eps")
     w_prev = bounds.w2_multi_step_variable(g[:-1], 1.0, w0, eps)[-1] if g.size > 1 else w0
     return float(bounds.gap_one_step(w_prev, g[-1], 1.0, eps))

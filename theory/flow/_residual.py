@@ -36,6 +36,7 @@ import ot
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from theory.flow._block import check_points
 from theory.flow._crosscheck import jacobian_asymmetry
 from theory.flow._jacobian import batch_jacobian
 from theory.flow._potential import Potential, as_potential, quadratic_potential
@@ -50,6 +51,14 @@ __all__ = [
 ]
 
 
+def _cloud(x: ArrayLike, name: str, d: int | None = None) -> NDArray[np.float64]:
+    """``x`` as a finite float64 (n, d) array with n >= 1 (``ValueError`` naming ``name``)."""
+    a = as_finite_array(x, name)
+    if a.ndim != 2 or (d is not None and a.shape[1] != d):
+        raise ValueError(f"{name} must be a finite (n, {d or 'd'}) array, got shape {a.shape}")
+    return a
+
+
 @dataclass(frozen=True)
 class ExactResidual:
     """Result of :func:`exact_residual` (tensors are detached, float64 if the inputs were).
@@ -61,7 +70,8 @@ class ExactResidual:
         score ((n, d)): ∇log ρ_n(y), to chain into the next block.
         xi ((n, d)): ξ(y).
         logdet ((n,)): log det ∇T(x).
-        eps_sq_se: Monte Carlo standard error of ``eps_sq`` (sd of |ξ|² over the points / √n).
+        eps_sq_se: Monte Carlo standard error of ``eps_sq`` (sd of |ξ|² over the points / √n);
+            ``None`` for a single point (no standard error).
         asym_ratio: :func:`~theory.flow._crosscheck.jacobian_asymmetry` of ∇T at the points,
             the antisymmetric (non-OT) part of the Jacobian relative to ‖∇T − I‖.
     """
@@ -72,8 +82,8 @@ class ExactResidual:
     score: torch.Tensor
     xi: torch.Tensor
     logdet: torch.Tensor
-    eps_sq_se: float = float("nan")
-    asym_ratio: float = float("nan")
+    eps_sq_se: float | None = None
+    asym_ratio: float | None = None
 
 
 def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
@@ -95,11 +105,14 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
         ExactResidual.
 
     Raises:
-        ValueError: on mismatched shapes or ``gamma <= 0``.
+        ValueError: naming ``x`` / ``score_in`` unless both are finite (n, d) tensors of one
+            shape with n >= 1, or naming ``gamma`` if ``gamma <= 0``.
     """
     gamma = check_positive_scalar(gamma, "gamma")
     potential = as_potential(potential)
-    if x.ndim != 2 or score_in.shape != x.shape:
+    check_points(x, "x", None)
+    check_points(score_in, "score_in", x.shape[1])
+    if score_in.shape != x.shape:
         raise ValueError(f"x and score_in must both have shape (n, d), got {tuple(x.shape)} and "
                          f"{tuple(score_in.shape)}")
     x = x.detach().requires_grad_(True)
@@ -116,7 +129,7 @@ def exact_residual(block_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.
     xi = score + potential.gradient(y) + (y - x.detach()) / gamma
     sq = (xi * xi).sum(dim=1)
     eps_sq = float(sq.mean())
-    se = float(sq.std() / np.sqrt(sq.numel())) if sq.numel() > 1 else float("nan")
+    se = float(sq.std() / np.sqrt(sq.numel())) if sq.numel() > 1 else None
     return ExactResidual(float(np.sqrt(eps_sq)), eps_sq, y, score.detach(), xi.detach(),
                          ell.detach(), eps_sq_se=se, asym_ratio=jacobian_asymmetry(jac.detach()))
 
@@ -127,8 +140,11 @@ def kde_score(y: ArrayLike, h: float) -> NDArray[np.float64]:
     Weights :math:`w_{ij} = e^{-|y_i-y_j|^2/(2h)}`.
 
     ``h`` is the kernel *variance* (the authors' bandwidth). O(n²) memory: use n ≤ ~4000.
+
+    Raises:
+        ValueError: naming ``y`` unless it is a finite (n, d) array, or ``h`` unless h > 0.
     """
-    y = as_finite_array(y, "y")
+    y = _cloud(y, "y")
     h = check_positive_scalar(h, "h")
     diff = y[None, :, :] - y[:, None, :]
     logw = -(diff * diff).sum(-1) / (2.0 * h)
@@ -140,9 +156,12 @@ def emd_matching(src: ArrayLike, dst: ArrayLike) -> NDArray[np.int64]:
     """Index ``j(i)`` of the exact discrete OT plan (uniform weights, squared cost), src to dst.
 
     For equal sizes the plan is a permutation; read off by argmax of each row.
+
+    Raises:
+        ValueError: naming ``src`` / ``dst`` unless both are finite (n, d) arrays of one d.
     """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
+    src = _cloud(src, "src")
+    dst = _cloud(dst, "dst", src.shape[1])
     a = np.full(src.shape[0], 1.0 / src.shape[0])
     b = np.full(dst.shape[0], 1.0 / dst.shape[0])
     plan = ot.emd(a, b, ot.dist(src, dst), numItermax=10_000_000)
@@ -165,13 +184,20 @@ def authors_residual(y: ArrayLike, x_prev: ArrayLike, *, gamma: float, h: float 
         dict with ``eps_sq`` (mean |ξ̂|²), ``eps_sq_quirk`` (mean of
         :math:`\sqrt{\sum_j\hat\xi_j^4}`, the quantity the authors' plotting code actually
         averages) and ``xi`` ((n, d)).
+
+    Raises:
+        ValueError: naming ``y``, ``x_prev`` or ``score`` unless they are finite (n, d) arrays
+            of one d (``score`` of the shape of ``y``), or ``gamma`` / ``h`` unless > 0.
     """
     gamma = check_positive_scalar(gamma, "gamma")
-    y = as_finite_array(y, "y")
-    x_prev = as_finite_array(x_prev, "x_prev")
-    if y.ndim != 2 or x_prev.ndim != 2 or y.shape[1] != x_prev.shape[1]:
-        raise ValueError(f"y and x_prev must be (n, d) arrays, got {y.shape} and {x_prev.shape}")
-    s = kde_score(y, h) if score is None else np.asarray(score, dtype=np.float64)
+    y = _cloud(y, "y")
+    x_prev = _cloud(x_prev, "x_prev", y.shape[1])
+    if score is None:
+        s = kde_score(y, h)
+    else:
+        s = _cloud(score, "score", y.shape[1])
+        if s.shape != y.shape:
+            raise ValueError(f"score must have the shape of y {y.shape}, got {s.shape}")
     t_hat = x_prev[emd_matching(y, x_prev)]
     xi = y + s - (t_hat - y) / gamma
     return {"eps_sq": float((xi * xi).sum(1).mean()),

@@ -26,21 +26,49 @@ from typing import Any
 import numpy as np
 import torch
 
-from theory.flow._block import Block
+from theory.flow._block import Block, check_points
 from theory.flow._checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from theory.flow._convert import to_numpy
 from theory.flow._data import Empirical
 from theory.flow._evaluate import BlockDiagnostics, EvalState
-from theory.flow._model import FlowConfig, JKOFlow, make_block
+from theory.flow._model import FlowConfig, JKOFlow, make_block, report_steps
 from theory.flow._potential import Potential, as_potential, quadratic_potential
 from theory.progress import progress
 from theory.validate import check_int, check_positive_scalar
 
-__all__ = ["TrainResult", "train_block", "train_flow"]
+__all__ = ["TrainResult", "step_gap", "train_block", "train_flow"]
 
 
 def _progress(it: Iterable, desc: str, show: bool) -> Iterable:
     return progress(it, desc) if show else it
+
+
+def step_gap(block: Block, x: torch.Tensor, potential: Potential, steps: int) -> float:
+    r"""Mean one-block log-density change between ``steps`` and ``2 * steps`` RK4 steps, nats.
+
+    :math:`\frac1m\sum_i|\delta_i|`, :math:`\delta_i = [\ell(x_i) - V(T x_i)]_{S}
+    - [\ell(x_i) - V(T x_i)]_{2S}`: the change of block n's contribution
+    :math:`\log q(Tx) + \log\det\nabla T(x)` to the log-density of the data point x (V =
+    -log q + const). RK4 is 4th order, so this is about 16/15 of the error at S steps.
+    """
+    with torch.no_grad():
+        y1, l1 = block(x, steps=steps)
+        y2, l2 = block(x, steps=2 * steps)
+        return float((l1 - potential(y1) - l2 + potential(y2)).abs().mean())
+
+
+def _control_steps(block: Block, x: torch.Tensor, cfg: FlowConfig, potential: Potential,
+                   it: int, events: list[dict]) -> None:
+    """Double ``block.steps`` while :func:`step_gap` exceeds ``cfg.step_tol`` (<= max_steps)."""
+    while True:
+        gap = step_gap(block, x, potential, block.steps)
+        if not np.isfinite(gap):
+            raise ValueError(f"training diverged: the step check gives {gap} at iteration {it}")
+        if gap <= cfg.step_tol or block.steps >= cfg.max_steps:
+            events.append({"it": it, "steps": int(block.steps), "gap": gap,
+                           "ok": bool(gap <= cfg.step_tol)})
+            return
+        block.steps = min(2 * block.steps, cfg.max_steps)
 
 
 def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: float,
@@ -49,7 +77,7 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
                 callback: Callable[[int, Block], None] | None = None,
                 callback_at: tuple[int, ...] = (), log_every: int = 10, desc: str = "block",
                 show_progress: bool = False, lr: float | None = None,
-                iters: int | None = None) -> list[dict]:
+                iters: int | None = None, step_log: list[dict] | None = None) -> list[dict]:
     """Train one block by Adam with cosine decay on minibatches of ``x_train`` (rows ~ ρ_{n-1}).
 
     The optimiser settings come from ``cfg``: ``iters`` iterations of minibatch ``batch`` at
@@ -72,18 +100,28 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
             ``cfg.block_lr(k)``).
         iters: Adam iterations (default ``cfg.iters``; :func:`train_flow` passes
             ``cfg.iters_of(k)``).
+        step_log: a list that receives the step checks (see below), or ``None``.
+
+    Step control (``cfg.step_check_every > 0``): every ``step_check_every`` iterations, and after
+    the last, :func:`step_gap` on the current minibatch decides whether ``block.steps`` doubles
+    (see :class:`~theory.flow.FlowConfig` ``step_tol``); the block leaves with a step count whose
+    gap was within tolerance at the last check (or ``max_steps``). A warm-started block starts
+    from its predecessor's count.
 
     Returns:
         The loss history: dicts with ``it``, ``loss``, ``v``, ``div``, ``w`` (minibatch values in
-        the training dtype, nats).
+        the training dtype, nats) and ``steps`` (the block's step count at that iteration). The
+        step checks ``{"it", "steps", "gap", "ok"}`` are appended to ``step_log`` if given.
 
     Raises:
-        ValueError: for ``gamma <= 0`` or a non-2-D / empty ``x_train``, and if the loss becomes
+        ValueError: for ``gamma <= 0``, a ``cfg`` that is not a FlowConfig, an ``x_train`` that
+            is not a finite (n, d) tensor with n >= 1, and if the loss becomes
             non-finite (training diverged; the block ``desc`` and iteration are named).
     """
     gamma = check_positive_scalar(gamma, "gamma")
-    if x_train.ndim != 2 or x_train.shape[0] < 1:
-        raise ValueError(f"x_train must have shape (n, d), got {tuple(x_train.shape)}")
+    if not isinstance(cfg, FlowConfig):
+        raise ValueError(f"cfg must be a FlowConfig, got {type(cfg).__name__}")
+    check_points(x_train, "x_train", getattr(block.field, "d", None))
     iters = cfg.iters if iters is None else check_int(iters, "iters", minimum=0)
     batch = cfg.batch
     lr = cfg.lr if lr is None else check_positive_scalar(lr, "lr")
@@ -92,12 +130,17 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
                                                        eta_min=lr * cfg.lr_min_frac)
     n = x_train.shape[0]
     hist: list[dict] = []
+    checks: list[dict] = [] if step_log is None else step_log
+    every = cfg.step_check_every
     todo = set(callback_at)
+    x = None
     for it in _progress(range(iters), desc, show_progress):
         if callback is not None and it in todo:
             callback(it, block)
         idx = torch.randint(n, (min(batch, n),), generator=generator).to(x_train.device)
         x = x_train[idx]
+        if every and it > 0 and it % every == 0:
+            _control_steps(block, x, cfg, potential, it, checks)
         y, ell = block(x, create_graph=True)
         v = potential(y).mean()
         div = -ell.mean()
@@ -113,7 +156,9 @@ def train_block(block: Block, x_train: torch.Tensor, cfg: FlowConfig, *, gamma: 
         sched.step()
         if it % log_every == 0 or it == iters - 1:
             hist.append({"it": it, "loss": loss.item(), "v": v.item(), "div": div.item(),
-                         "w": w.item()})
+                         "w": w.item(), "steps": int(block.steps)})
+    if every and x is not None:
+        _control_steps(block, x, cfg, potential, iters, checks)
     if callback is not None and iters in todo:
         callback(iters, block)
     return hist
@@ -129,6 +174,9 @@ class TrainResult:
         history: per block, the loss history of :func:`train_block`.
         train_times: per block, training wall time in seconds.
         final_state: the held-out points pushed through all blocks.
+        step_checks: per block, the training's step checks (:func:`train_block` ``step_log``:
+            iteration, step count, gap in nats, within tolerance); empty lists with the control
+            off.
     """
 
     flow: JKOFlow
@@ -136,6 +184,7 @@ class TrainResult:
     history: list[list[dict]] = field(default_factory=list)
     train_times: list[float] = field(default_factory=list)
     final_state: EvalState | None = None
+    step_checks: list[list[dict]] = field(default_factory=list)
 
 
 def _next_block(cfg: FlowConfig, prev: Block | None) -> Block:
@@ -196,8 +245,17 @@ def _checked_samples(x, what: str, d: int) -> np.ndarray:
     return a
 
 
-def _training_data(cfg: FlowConfig, data, n_eval: int) -> tuple[np.ndarray, np.ndarray, Any]:
-    """``(x_train, x_eval, law)``: samples of a law, or a disjoint split of a user's array."""
+#: Default held-out rows: a law draws this many; a user's array of m rows holds out
+#: ``min(N_EVAL, m // 5)`` (20%, so arrays of >= 5 * N_EVAL rows hold out exactly N_EVAL), at
+#: least :data:`MIN_EVAL`.
+N_EVAL = 4000
+#: Fewest held-out rows: the diagnostics' standard errors need two points.
+MIN_EVAL = 2
+
+
+def _training_data(cfg: FlowConfig, data,
+                   n_eval: int | None) -> tuple[np.ndarray, np.ndarray, Any, int]:
+    """``(x_train, x_eval, law, n_eval)``: samples of a law, or a disjoint split of an array."""
     if isinstance(data, (list, tuple)) or hasattr(data, "__array__") \
             or not hasattr(data, "sample"):  # arrays, tensors, data frames: a user's samples
         try:
@@ -207,13 +265,20 @@ def _training_data(cfg: FlowConfig, data, n_eval: int) -> tuple[np.ndarray, np.n
     if isinstance(data, Empirical):
         if data.d != cfg.d:
             raise ValueError(f"data has d={data.d} columns but cfg.d={cfg.d}")
+        if n_eval is None:
+            n_eval = max(MIN_EVAL, min(N_EVAL, data.n // 5))
+            if data.n < n_eval + 1:
+                raise ValueError(f"data has {data.n} rows: too few to hold out n_eval={n_eval} "
+                                 f"rows for the diagnostics and train on at least one (needs "
+                                 f">= {n_eval + 1} rows)")
         x_eval, x_train = data.split(n_eval)
         x_train = x_train[:cfg.n_train]
     else:
+        n_eval = N_EVAL if n_eval is None else n_eval
         x_train = data.sample(cfg.n_train, np.random.default_rng(cfg.seed))
         x_eval = data.sample(n_eval, np.random.default_rng(cfg.seed + 1))
     return (_checked_samples(x_train, "training", cfg.d),
-            _checked_samples(x_eval, "held-out", cfg.d), data)
+            _checked_samples(x_eval, "held-out", cfg.d), data, n_eval)
 
 
 def _training_tensor(x: np.ndarray, cfg: FlowConfig) -> torch.Tensor:
@@ -226,25 +291,29 @@ def _training_tensor(x: np.ndarray, cfg: FlowConfig) -> torch.Tensor:
     return t
 
 
-def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2000,
+def train_flow(cfg: FlowConfig, data, *, n_eval: int | None = None, n_residual: int = 2000,
                authors: bool = False, kde_h: float = 0.1,
                potential: Potential = quadratic_potential,
                checkpoint: str | Path | None = None, show_progress: bool = True) -> TrainResult:
     """Train ``cfg.n_blocks`` blocks one at a time on samples of ``data`` (seeded, resumable).
 
     Data: a law draws ``cfg.n_train`` training points (seed ``cfg.seed``) and ``n_eval``
-    independent held-out points (seed ``cfg.seed + 1``). A user's own (m, d) array or tensor is
-    wrapped in :class:`~theory.flow.Empirical` (seed ``cfg.seed``; pass an ``Empirical`` to
-    choose the seed): its rows are shuffled, the first ``n_eval`` are held out for the
-    diagnostics and never trained on, and the training set is the remaining rows, at most
-    ``cfg.n_train`` of them (``n_train`` is a cap here, not a size). Data without a density gets
-    no KL or residual diagnostics.
+    independent held-out points (seed ``cfg.seed + 1``; default 4000). A user's own (m, d) array
+    or tensor is wrapped in :class:`~theory.flow.Empirical` (seed ``cfg.seed``; pass an
+    ``Empirical`` to choose the seed): its rows are shuffled, the first ``n_eval`` are held out
+    for the diagnostics and never trained on, and the training set is the remaining
+    m - n_eval rows, at most ``cfg.n_train`` of them (``n_train`` is a cap here, not a size).
+    The default ``n_eval`` for an array is ``max(2, min(4000, m // 5))``: 20% of the rows
+    (rounded down), capped at 4000 (so exactly 4000, as before, for m >= 20000), at least 2.
+    Data without a density gets no KL or residual diagnostics.
 
     Args:
         cfg: the flow configuration.
         data: a law from :mod:`theory.flow._data` (``sample``; ``log_prob`` if ``has_density``),
-            or an (m, d) numpy array / torch tensor of samples (m >= n_eval + 1).
-        n_eval: held-out ρ_0 points for the diagnostics.
+            or an (m, d) numpy array / torch tensor of samples (m >= n_eval + 1; m >= 3 for the
+            default ``n_eval``).
+        n_eval: held-out ρ_0 points for the diagnostics (int >= 2, or ``None``: the default
+            above).
         n_residual: the residual subset (the first ``n_residual`` held-out points).
         authors: also compute the authors' residual estimator (KDE h = ``kde_h``, n = n_residual).
         kde_h: KDE bandwidth (a variance) of the authors' estimator.
@@ -253,7 +322,9 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
         checkpoint: file written after each block; if it exists with the same fingerprint (a
             sha256 of the config, these settings and the bytes of the training and held-out
             arrays), training resumes after its last block (the result is identical to an
-            uninterrupted run); otherwise it is ignored and overwritten.
+            uninterrupted run). Any other file there (another run's checkpoint, a saved
+            JKOFlow, an unreadable file) raises ``ValueError`` before training and is left as
+            it is.
         show_progress: tqdm bars.
 
     Returns:
@@ -261,16 +332,24 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
         diagnostics per block.
 
     Raises:
-        ValueError: for bad ``n_eval`` / ``n_residual``; data that is not (m, cfg.d), has fewer
-            than ``n_eval + 1`` rows (arrays), contains NaN or inf (any law; the row count is
-            given) or overflows the training dtype; and if training diverges (a block's
+        ValueError: for a ``cfg`` that is not a FlowConfig, bad ``n_eval`` / ``n_residual`` /
+            ``authors`` / ``kde_h``; data that is not (m, cfg.d), has fewer than
+            ``n_eval + 1`` rows (arrays), contains NaN or inf (any law; the row count is given)
+            or overflows the training dtype; a ``checkpoint`` path holding a file that is not
+            this run's checkpoint (the path is named); and if training diverges (a block's
             parameters or logged loss become non-finite; the block and iteration are named)
             instead of continuing with NaN parameters.
     """
+    if not isinstance(cfg, FlowConfig):
+        raise ValueError(f"cfg must be a FlowConfig, got {type(cfg).__name__}")
     potential = as_potential(potential)
-    n_eval = check_int(n_eval, "n_eval", minimum=1)
+    if n_eval is not None:
+        n_eval = check_int(n_eval, "n_eval", minimum=MIN_EVAL)
     n_residual = check_int(n_residual, "n_residual", minimum=1)
-    x_np, x_eval, data = _training_data(cfg, data, n_eval)
+    if not isinstance(authors, bool):
+        raise ValueError(f"authors must be a bool, got {authors!r}")
+    check_positive_scalar(kde_h, "kde_h")
+    x_np, x_eval, data, n_eval = _training_data(cfg, data, n_eval)
     x_train = _training_tensor(x_np, cfg)
     dens = data if getattr(data, "has_density", False) else None
     state = EvalState.start(x_eval, dens, min(n_residual, n_eval), cfg.device)
@@ -286,23 +365,27 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int = 4000, n_residual: int = 2
             block = _next_block(cfg, block)
             if saved is not None and k < saved["n_done"]:
                 block.load_state_dict(saved["blocks"][k])
-                hist = saved["history"][k]
+                block.steps = int(saved["steps"][k])
+                hist, checks = saved["history"][k], saved["step_checks"][k]
             else:
                 gen = torch.Generator().manual_seed(cfg.seed * 7919 + k)
+                checks = []
                 hist = train_block(block, x_train, cfg, gamma=gam, generator=gen,
                                    potential=potential, desc=f"block {k + 1}",
                                    lr=cfg.block_lr(k), iters=cfg.iters_of(k),
-                                   show_progress=show_progress)
+                                   show_progress=show_progress, step_log=checks)
         res.train_times.append(time.perf_counter() - t0)
         res.flow.append(block, gam)
         with torch.no_grad():
             x_train, _ = block(x_train, logdet=False)
         b64 = copy.deepcopy(block).to(torch.float64)
-        res.diagnostics.append(state.advance(b64, gam, index=k + 1, steps=cfg.eval_steps,
+        res.diagnostics.append(state.advance(b64, gam, index=k + 1,
+                                             steps=report_steps(block, cfg),
                                              authors=authors, kde_h=kde_h, potential=potential))
         res.history.append(hist)
+        res.step_checks.append(checks)
         if checkpoint is not None:
             save_checkpoint(checkpoint, fp, res.flow, res.history,
-                            [d.as_dict() for d in res.diagnostics])
+                            [d.as_dict() for d in res.diagnostics], res.step_checks)
     res.final_state = state
     return res

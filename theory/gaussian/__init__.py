@@ -10,7 +10,8 @@ small private modules:
 - the exact step and the sub-steps beside it (:mod:`._step`): :func:`jko_step`, :func:`jko_map`,
   :func:`entropy_prox`, :func:`potential_step`, :func:`ou_marginal`;
 - the Assumption-1 residual and its round-off floor (:mod:`._residual`): :func:`foc_residual`,
-  :func:`residual_scale`, :func:`residual_floor`;
+  :func:`residual_scale`, :func:`residual_floor`, and the a-priori bound on its float64 error
+  (:mod:`._residual_error`): :func:`residual_error_bound`;
 - inexact steps with a prescribed residual ε (:mod:`._inexact`, map perturbations solved in
   :mod:`._inexact_map`): :func:`inexact_step`, :data:`INEXACT_KINDS`;
 - whole trajectories with W2 and KL to the target per step (:mod:`._trajectory`):
@@ -35,6 +36,7 @@ from theory.gaussian._inversion import compose_inverse, lip_prefixes
 from theory.gaussian._metrics import entropy, kl, ot_map, w2, w2_sq
 from theory.gaussian._random import random_rotation, spd_with_eigs
 from theory.gaussian._residual import foc_residual, residual_floor, residual_scale
+from theory.gaussian._residual_error import residual_error_bound
 from theory.gaussian._step import entropy_prox, jko_map, jko_step, ou_marginal, potential_step
 from theory.gaussian._target import convexity_modulus
 from theory.gaussian._trajectory import (
@@ -78,6 +80,7 @@ __all__ = [
     "potential_step",
     "prox_residual",
     "random_rotation",
+    "residual_error_bound",
     "residual_floor",
     "residual_scale",
     "spd_with_eigs",

@@ -188,7 +188,7 @@ def perturbed_step(pb: _StepProblem, eps: float, kind: str, gen: np.random.Gener
         u = (_unit(direction, "direction", d) if direction is not None
              else spec.mean_dir(pb, gen))
         new_mean = _mean_shift(pb, eps_mean, u)
-    return _polish(pb, new_mean, new_cov, eps)
+    return _polish(pb, new_mean, new_cov, eps, eps_mean)
 
 
 def inexact_step(
@@ -251,27 +251,27 @@ def inexact_step(
     return perturbed_step(pb, eps, kind, gen, direction)
 
 
-def _polish(pb: _StepProblem, new_mean: Array, new_cov: Array,
-            eps: float) -> tuple[Array, Array]:
-    """Rescale the mean shift (secant on its length) so that the total residual is ε.
+def _polish(pb: _StepProblem, new_mean: Array, new_cov: Array, eps: float,
+            eps_mean: float) -> tuple[Array, Array]:
+    """Rescale the mean shift (Newton on its length ``a``) so that the total residual is ε.
 
-    The two parts add in quadrature, so this only removes the round-off of the covariance
-    part's root; a pure map step (no mean shift) is returned as is.
+    The mean part of ξ is ``a·eps_mean·u`` and adds in quadrature to the covariance part, so
+    r(a)² = a²·eps_mean² + r_cov² and ``r'(a) = a·eps_mean²/r(a)``; Newton
+    with this analytic slope needs no difference quotient (a secant on a step of size ~1e-10
+    divides round-off by round-off and can jump far off). The best point evaluated is returned,
+    so the achieved residual is within ``max(POLISH_RTOL·ε, evaluation error)`` of ε
+    (docs/numerics.md §2.6). A pure map step (no mean shift) is returned as is.
     """
     shift = new_mean - pb.m_star
     if not np.any(shift):
         return new_mean, new_cov
-
-    def f(a: float) -> float:
-        return pb.residual(pb.m_star + a * shift, new_cov) - eps
-
-    a0, f0 = 1.0, f(1.0)
-    if abs(f0) <= POLISH_RTOL * eps:
-        return new_mean, new_cov
-    a1 = 1.0 - f0 / eps  # r(a) ≈ a * eps for the mean-dominated case
-    for _ in range(4):
-        f1 = f(a1)
-        if abs(f1) <= POLISH_RTOL * eps or f1 == f0:
+    best_a, best_f = 1.0, pb.residual(new_mean, new_cov) - eps
+    a, f = best_a, best_f
+    for _ in range(6):
+        if abs(f) <= POLISH_RTOL * eps:
             break
-        a0, a1, f0 = a1, a1 - f1 * (a1 - a0) / (f1 - f0), f1
-    return pb.m_star + a1 * shift, new_cov
+        a = a - f * (f + eps) / (a * eps_mean * eps_mean)
+        f = pb.residual(pb.m_star + a * shift, new_cov) - eps
+        if abs(f) < abs(best_f):
+            best_a, best_f = a, f
+    return (new_mean if best_a == 1.0 else pb.m_star + best_a * shift), new_cov

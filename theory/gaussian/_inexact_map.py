@@ -17,6 +17,7 @@ from scipy.optimize import brentq
 
 from theory.gaussian._metrics import ot_map
 from theory.gaussian._residual import residual_at, scale_at
+from theory.gaussian._residual_error import residual_error_bound_at
 from theory.gaussian._target import _GaussianTarget
 from theory.spd import spectrum, symmetrize
 
@@ -42,6 +43,7 @@ class _MapProblem:
     tg: _GaussianTarget
     t_limit: float  # A0 + tE is PD for t > t_limit (< 0)
     scale: float  # residual_scale at the exact step
+    err_bound: float  # residual_error_bound at the exact step (evaluation error of the residual)
 
     def cov_at(self, t: float) -> Array:
         a = self.a0 + t * self.e
@@ -70,7 +72,8 @@ def map_problem(mean: Array, cov: Array, exact_mean: Array, exact_cov: Array, e:
     eh = spectrum(e, "E").inv_sqrt("E")
     mu_min = float(spectrum(symmetrize(eh @ a0 @ eh), "A0").w[0])
     scale = scale_at(mean, cov, exact_mean, exact_cov, gamma, tg)
-    return _MapProblem(mean, cov, exact_mean, a0, sig0, e, gamma, tg, -mu_min, scale)
+    err = residual_error_bound_at(mean, cov, exact_mean, exact_cov, gamma, tg)
+    return _MapProblem(mean, cov, exact_mean, a0, sig0, e, gamma, tg, -mu_min, scale, err)
 
 
 def _secant(f, t0: float, tol: float, t_limit: float) -> None:
@@ -91,7 +94,10 @@ def _secant(f, t0: float, tol: float, t_limit: float) -> None:
 
 
 def solve_map(pb: _MapProblem, eps: float, sign: float) -> float:
-    """Return ``t`` (sign ``sign``) with ``residual(t) = eps`` (to ~1e-13 relative or the floor).
+    """Return ``t`` (sign ``sign``) with ``residual(t) = eps``, to the solver tolerance.
+
+    The tolerance is 1e-13 relative, or half the residual's evaluation error bound
+    (:func:`theory.gaussian.residual_error_bound`), whichever is larger.
 
     Secant from the linearised guess; if that does not reach the tolerance, bracket by doubling
     (keeping ``A0 + tE`` PD) and :func:`scipy.optimize.brentq`. The point with the smallest
@@ -108,8 +114,10 @@ def solve_map(pb: _MapProblem, eps: float, sign: float) -> float:
         return v
 
     # r0 (the residual of the reconstructed exact step) adds in quadrature, it is not noise;
-    # the evaluation noise of r is ~ u_mach * residual_scale.
-    tol = max(POLISH_RTOL * eps, 16.0 * np.finfo(float).eps * pb.scale)
+    # the evaluation noise of r is ~ u_mach * residual_scale, and at most err_bound
+    # (docs/numerics.md §2.6): stop within half of that, so the achieved ε meets it.
+    tol = max(POLISH_RTOL * eps, min(16.0 * np.finfo(float).eps * pb.scale,
+                                     0.5 * pb.err_bound))
     h = 1e-6 * (1.0 + abs(pb.t_limit)) * sign
     if sign < 0:
         h = max(h, 0.5 * pb.t_limit)

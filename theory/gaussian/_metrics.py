@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.linalg import solve_triangular
 
 from theory.gaussian._target import mean_cov
 from theory.spd import DEFAULT_RTOL, Spectrum, spectrum, symmetrize
@@ -24,13 +25,6 @@ Array = NDArray[np.float64]
 
 #: Below this |delta| the series of delta - log1p(delta) is used (error < 1e-12 relative).
 _SERIES_CUTOFF = 1e-4
-
-#: Relative eigenvalue cut-off for the *intermediate* product Σ0^{1/2} Σ1 Σ0^{1/2} (OT map, W2):
-#: its condition number is cond(Σ0)·cond(Σ1), so the input cut-off (spd.DEFAULT_RTOL = 2.2e-10)
-#: would zero genuine eigenvalues (e.g. cond 1e7 data against a cond 1e4 step gave a residual
-#: of 4e-3 for the exact step). eigh's absolute eigenvalue error is ~d·eps·max|eig|.
-_PRODUCT_RTOL = 1e3 * np.finfo(np.float64).eps
-
 
 def _delta_minus_log1p(delta: Array) -> Array:
     """Return ``delta - log(1 + delta)`` elementwise, accurate for tiny |delta|; inf at -1."""
@@ -54,13 +48,19 @@ def kl(
 ) -> float:
     r"""KL divergence KL(N(m0, Σ0) ‖ N(m1, Σ1)) in nats.
 
-    Claims C5, C7, C8 (docs/theory.md §5.1). With :math:`\delta_i` the eigenvalues of
-    :math:`\Sigma_1^{-1/2}(\Sigma_0-\Sigma_1)\Sigma_1^{-1/2}` (formed from the *difference*, so
-    that KL stays accurate relative to itself down to ~1e-20 near the target),
+    Claims C5, C7, C8 (docs/theory.md §5.1). With :math:`\Sigma_1 = LL^\top` (Cholesky) and
+    :math:`\delta_i` the eigenvalues of :math:`L^{-1}(\Sigma_0-\Sigma_1)L^{-\top}` (formed from
+    the *difference*, so that KL stays accurate relative to itself down to ~1e-20 near the target),
 
     .. math::
         \mathrm{KL} = \tfrac12\sum_i\big(\delta_i - \log(1+\delta_i)\big)
-                      + \tfrac12 (m_0-m_1)^\top\Sigma_1^{-1}(m_0-m_1).
+                      + \tfrac12 |L^{-1}(m_0-m_1)|^2.
+
+    When some :math:`1+\delta_i < 1/2` (then KL > 0.09, far from the target) the log terms are
+    taken together as :math:`\log\det\Sigma_0 - \log\det\Sigma_1` by Cholesky, so that an
+    ill-conditioned but definite Σ0 (e.g. ``diag(1, 1e-12)``: KL to N(0, I) = 13.3) keeps full
+    relative accuracy: exact-to-round-off for diagonal data, and in general an absolute error
+    ~``d * cond * eps`` (the conditioning of log det). ``kl(m, Σ, m, Σ) = 0`` exactly.
 
     Args:
         mean0 ((d,) array): mean of the first law.
@@ -91,34 +91,79 @@ def kl(
         s1.require_definite("cov1")
     if s0.is_singular:
         return float("inf")
-    w = s1.apply(lambda x: 1.0 / np.sqrt(x))  # Sigma_1^{-1/2}
     c0 = as_matrix(cov0, "cov0", d)
-    delta = np.linalg.eigvalsh(symmetrize(w @ (c0 - c1) @ w))
-    dm = w @ (m0 - m1)
-    val = 0.5 * float(np.sum(_delta_minus_log1p(delta))) + 0.5 * float(dm @ dm)
+    whiten = _whitener(s1, c1, cov1 is None)
+    delta = np.linalg.eigvalsh(symmetrize(whiten(whiten(c0 - c1).T)))
+    dm = whiten(m0 - m1)
+    mean_part = 0.5 * float(dm @ dm)
+    if delta[0] > _LOGDET_SWITCH:
+        val = 0.5 * float(np.sum(_delta_minus_log1p(delta))) + mean_part
+    else:
+        # Some 1 + δ_i < 1/2: log1p(δ_i) would inherit the absolute error ~eps of δ_i, relative
+        # to 1 + δ_i. Use log det(Σ1^{-1} Σ0) = log det Σ0 - log det Σ1 by Cholesky instead
+        # (relatively accurate for diagonal, well-scaled-diagonal data); here KL >= 0.096, so the
+        # difference of the two terms does not cancel.
+        tr_part = float(np.sum(delta))  # tr(Σ1^{-1}(Σ0 - Σ1))
+        val = 0.5 * (tr_part - (s0.logdet() - s1.logdet())) + mean_part
     return max(val, 0.0)  # each term is >= 0 in exact arithmetic
+
+
+#: Below this smallest δ_i = λ_i(Σ1^{-1} Σ0) - 1, :func:`kl` takes log det by Cholesky.
+_LOGDET_SWITCH = -0.5
+
+
+def _whitener(s1: Spectrum, c1: Array, identity: bool):
+    r"""Return ``f`` with ``f(x) = L^{-1} x`` for a factor ``Σ1 = L L^T``.
+
+    A matrix argument is whitened column by column, so ``f(f(X).T) = L^{-1} X L^{-T}``.
+    ``L`` is the Cholesky factor (backward stable; accurate for diagonal and well-scaled-diagonal
+    Σ1), or the symmetric root ``Σ1^{1/2}`` where Cholesky fails; the identity for ``Σ1 = I``.
+    """
+    if identity:
+        return lambda x: x
+    try:
+        lo = np.linalg.cholesky(c1)
+    except np.linalg.LinAlgError:
+        w = s1.inv_sqrt("cov1")
+        return lambda x: w @ x
+    return lambda x: solve_triangular(lo, x, lower=True, check_finite=False)
 
 
 def entropy(cov: ArrayLike) -> float:
     r"""Differential entropy :math:`h = \tfrac12\log\det(2\pi e\Sigma)` of N(m, Σ), in nats.
 
-    Note :math:`\int\rho\log\rho = -h`. Returns ``-inf`` for a singular covariance.
+    Note :math:`\int\rho\log\rho = -h`. Returns ``-inf`` for a numerically singular
+    covariance (:attr:`theory.spd.Spectrum.is_singular`); ``log det`` is by Cholesky, accurate to
+    round-off for diagonal (any condition number) and well-scaled-diagonal covariances and to
+    ~``d * cond * eps`` absolute in general.
     """
     s = spectrum(cov, "cov")
     return 0.5 * (s.d * np.log(2.0 * np.pi * np.e) + s.logdet())
 
 
-def _cov_gap_sq(s0: Spectrum, c0: Array, c1: Array) -> float:
+#: Relative eigenvalue cut-off (a rank decision) for the product Σ0^{1/2} Σ1 Σ0^{1/2} when Σ1 is
+#: singular data (claim C10): its round-off eigenvalues (~d·eps·max) would otherwise enter the
+#: Sylvester denominators as sqrt(eps) ~ 1e-8. Its condition number is cond(Σ0)·cond(Σ1), so
+#: the input-level cut-off spd.DEFAULT_RTOL = 2.2e-10 would zero genuine eigenvalues.
+_PRODUCT_RTOL = 1e3 * np.finfo(np.float64).eps
+
+#: Both covariances definite: the Bures trace formula is used when its value is at least this
+#: fraction of tr Σ0 + tr Σ1 (its cancellation then costs at most a factor 1e3 of eps, and it
+#: stays accurate to ~sqrt(cond)·eps for ill-conditioned Σ0, Σ1, where the Sylvester form
+#: divides by Σ0^{1/2} and loses ~cond·eps); below it (near the target) the Sylvester form.
+_BURES_MIN_FRACTION = 1e-3
+
+
+def _cov_gap_sq(s0: Spectrum, c0: Array, c1: Array, x: Spectrum) -> float:
     r"""Return :math:`\|(A-I)\Sigma_0^{1/2}\|_F^2 = \mathrm{tr}((A-I)\Sigma_0(A-I))` for SPD Σ0.
 
     ``Z = X^{1/2} - Σ0`` with ``X = Σ0^{1/2} Σ1 Σ0^{1/2}`` solves the Sylvester equation
     ``X^{1/2} Z + Z Σ0 = Σ0^{1/2} (Σ1 - Σ0) Σ0^{1/2}``, whose right-hand side is formed from the
     difference of the covariances: no cancellation, so W2 stays accurate far below 1e-8.
-    Then ``(A - I) Σ0^{1/2} = Σ0^{-1/2} Z``.
+    Then ``(A - I) Σ0^{1/2} = Σ0^{-1/2} Z``. ``x`` is the spectrum of ``X``.
     """
     r0 = s0.sqrt()
-    x = spectrum(symmetrize(r0 @ c1 @ r0), "cov1", rtol=_PRODUCT_RTOL)
-    rhs = symmetrize(r0 @ (c1 - c0) @ r0)
+    rhs = symmetrize(r0 @ (c1 - c0) @ r0)  # exactly 0 when Σ1 = Σ0: then W2 = 0 exactly
     # Solve in the eigenbases: X^{1/2} = Ux diag(a) Ux^T, Σ0 = U0 diag(s) U0^T.
     k = (x.u.T @ rhs @ s0.u) / (np.sqrt(x.w)[:, None] + s0.w[None, :])
     # Σ0^{-1/2} Z = U0 diag(s^{-1/2}) U0^T Ux k U0^T; Frobenius norm is invariant under U0.
@@ -188,9 +233,17 @@ def _w2_sq_scaled(
         s0, s1 = spectrum(c0, "cov0"), spectrum(c1, "cov1")
     mean_part = float(dm @ dm)
     if s0.is_singular and not s1.is_singular:
-        s0, c0, c1 = s1, c1, c0
+        s0, s1, c0, c1 = s1, s0, c1, c0
     if not s0.is_singular:
-        return mean_part + _cov_gap_sq(s0, c0, c1), k
+        r0 = s0.sqrt()
+        x = spectrum(symmetrize(r0 @ c1 @ r0), "cov1",
+                     cutoff=_PRODUCT_RTOL if s1.is_singular else 0.0)
+        if not s1.is_singular:
+            traces = float(np.trace(c0) + np.trace(c1))
+            bures = traces - 2.0 * float(np.sum(np.sqrt(x.w)))
+            if bures >= _BURES_MIN_FRACTION * traces:
+                return mean_part + bures, k
+        return mean_part + _cov_gap_sq(s0, c0, c1, x), k
     r0 = s0.sqrt()
     x = symmetrize(r0 @ c1 @ r0)
     # The product's round-off is ~eps * ||Σ0|| ||Σ1||, not relative to the product itself (which
@@ -198,7 +251,7 @@ def _w2_sq_scaled(
     x_max = float(np.abs(x).max())
     ref = float(s0.w[-1]) * float(s1.w[-1])
     rtol = DEFAULT_RTOL if x_max == 0.0 else max(DEFAULT_RTOL, DEFAULT_RTOL * d * ref / x_max)
-    cross = spectrum(x, "cov1", rtol=rtol)
+    cross = spectrum(x, "cov1", rtol=rtol, cutoff=rtol)  # rank decision: both are singular
     bures = float(np.trace(c0) + np.trace(c1) - 2.0 * np.sum(np.sqrt(cross.w)))
     return mean_part + max(bures, 0.0), k  # Bures^2 >= 0; can round to ~ -1e-15
 
@@ -217,9 +270,14 @@ def w2_sq(
         W_2^2 = |m_0-m_1|^2 + \mathrm{tr}\big((A-I)\Sigma_0(A-I)\big),\qquad
         A = \Sigma_0^{-1/2}(\Sigma_0^{1/2}\Sigma_1\Sigma_0^{1/2})^{1/2}\Sigma_0^{-1/2},
 
-    evaluated through a Sylvester equation so that it is accurate when W2 ≪ 1e-4. The
-    non-singular covariance is put first; if both are singular the Bures trace formula is used
-    (accurate only to ~1e-8 absolute in W2). When the length scale
+    evaluated through a Sylvester equation so that it is accurate when W2 ≪ 1e-4 (and exactly 0
+    for identical laws). The non-singular covariance is put first. When both are definite and
+    the Bures term :math:`\mathrm{tr}\,\Sigma_0+\mathrm{tr}\,\Sigma_1-2\,\mathrm{tr}
+    (\Sigma_0^{1/2}\Sigma_1\Sigma_0^{1/2})^{1/2}` is at least 1e-3 of the traces, that trace
+    form is used instead (no cancellation to speak of, and accurate to ~sqrt(cond)·eps for
+    ill-conditioned covariances, where the Sylvester form loses ~cond·eps); if both are
+    singular the Bures trace formula is used (accurate only to ~1e-8 absolute in W2). When the
+    length scale
     ``L = max(max|m0 - m1|, sqrt(max|Σ0|, max|Σ1|))`` lies outside
     :math:`[2^{-225}, 2^{225}] \approx [1.9\cdot10^{-68}, 5.4\cdot10^{67}]`, both laws are first
     pushed forward by :math:`S(x) = x/s` with :math:`s = 2^k \approx L` (exact in binary) and
@@ -271,7 +329,7 @@ def ot_map(cov0: ArrayLike, cov1: ArrayLike) -> Array:
     s0 = spectrum(c0, "cov0")
     s0.require_definite("cov0")
     c1 = as_matrix(cov1, "cov1", s0.d)
-    spectrum(c1, "cov1")
+    singular1 = spectrum(c1, "cov1").is_singular
     k0 = _scale_exponent(0.0, float(np.abs(c0).max()))
     k1 = _scale_exponent(0.0, float(np.abs(c1).max()))
     if k0 != 0:
@@ -279,7 +337,9 @@ def ot_map(cov0: ArrayLike, cov1: ArrayLike) -> Array:
     if k1 != 0:
         c1 = np.ldexp(c1, -2 * k1)
     r0, r0i = s0.sqrt(), s0.inv_sqrt("cov0")
-    x = spectrum(symmetrize(r0 @ c1 @ r0), "cov1", rtol=_PRODUCT_RTOL)
+    # Singular target data (C10): a rank decision on the product, whose round-off eigenvalues
+    # would otherwise add ~sqrt(eps) to the map.
+    x = spectrum(symmetrize(r0 @ c1 @ r0), "cov1", cutoff=_PRODUCT_RTOL if singular1 else 0.0)
     a = symmetrize(r0i @ x.sqrt() @ r0i)
     if k0 == k1:
         return a

@@ -114,7 +114,12 @@ def gaussian_target(
 
 def mean_cov(mean: ArrayLike, cov: ArrayLike, mname: str = "mean",
              cname: str = "cov") -> tuple[Array, Spectrum]:
-    """Validate a Gaussian's mean and PSD covariance; return the mean and the spectrum."""
+    """Validate a Gaussian's mean and PSD covariance; return the mean and the spectrum.
+
+    A numerically singular covariance is singular data (claim C10): its round-off eigenvalues
+    are exactly 0; a definite one keeps all its eigenvalues, however ill-conditioned
+    (:func:`theory.spd.spectrum`).
+    """
     s = spectrum(cov, cname)
     return as_vector(mean, mname, s.d), s
 

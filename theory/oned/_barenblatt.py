@@ -55,16 +55,25 @@ class BarenblattProfile:
         self.K = 2.0 * self.m * self.c / (self.m - 1.0)
 
     def pdf(self, x: ArrayLike, radius: float = 1.0) -> Array:
-        """Density of ρ_R(x) = B(x/R)/R."""
+        """Density of ρ_R(x) = B(x/R)/R (ValueError naming ``radius`` if not finite > 0)."""
+        radius = check_positive_scalar(radius, "radius")
         y = np.asarray(x, dtype=np.float64) / radius
         return np.maximum(self.C - self.c * y * y, 0.0) ** self.k / radius
 
     def quantile(self, s: ArrayLike, radius: float = 1.0, sc: ArrayLike | None = None) -> Array:
-        """Exact quantile function of ρ_R at masses s in [0, 1] (``sc``: accurate 1 − s)."""
+        """Exact quantile function of ρ_R at masses s in [0, 1] (``sc``: accurate 1 − s).
+
+        Raises:
+            ValueError: naming ``s`` (or ``sc``) if not finite in [0, 1] (``sc`` also of the
+                shape of ``s``), ``radius`` if not a finite positive number.
+        """
+        radius = check_positive_scalar(radius, "radius")
         s = np.asarray(s, dtype=np.float64)
         comp = 1.0 - s if sc is None else np.asarray(sc, dtype=np.float64)
-        if np.any((s < 0) | (s > 1)) or np.any((comp < 0) | (comp > 1)):
-            raise ValueError("s must lie in [0, 1]")
+        if comp.shape != s.shape:
+            raise ValueError(f"sc must have the shape of s {s.shape}, got {comp.shape}")
+        if not (np.all((s >= 0) & (s <= 1)) and np.all((comp >= 0) & (comp <= 1))):
+            raise ValueError("s (and sc) must lie in [0, 1] (finite)")
         a = self.k + 1.0
         lower = s <= 0.5
         y = np.empty_like(s)  # 2u - 1 in [-1, 1], by symmetry of the Beta(a, a) law

@@ -97,8 +97,12 @@ class SumFunctional(Functional1D):
     """A sum of terms; λ is the sum of the terms' λ (None if any is unknown)."""
 
     def __init__(self, terms: tuple[Functional1D, ...]) -> None:
+        """Sum of ``terms`` (ValueError naming it if empty or holding a non-Functional1D)."""
         if not terms:
             raise ValueError("terms must not be empty")
+        bad = [t for t in terms if not isinstance(t, Functional1D)]
+        if bad:
+            raise ValueError(f"terms must be Functional1D instances, got {bad[0]!r}")
         self._terms = tuple(terms)
         lams = [t.lam for t in self._terms]
         self.lam = None if any(v is None for v in lams) else float(sum(lams))
@@ -125,7 +129,8 @@ class Constant(Functional1D):
     """A constant c (e.g. log Z, so that KL is absolute); λ = 0."""
 
     def __init__(self, c: float, name: str = "const") -> None:
-        self.c, self.name, self.lam = float(c), name, 0.0
+        """The constant ``c`` (ValueError naming it if not a finite number)."""
+        self.c, self.name, self.lam = check_finite_scalar(c, "c"), name, 0.0
 
     def energy(self, x: Array, grid: MassGrid) -> float:
         return self.c
@@ -150,7 +155,8 @@ class Potential(Functional1D):
     """
 
     def __init__(self, V: Fn, dV: Fn, d2V: Fn, *, lam: float | None, name: str = "V") -> None:
-        """Store V and its derivatives (see the class docstring)."""
+        """Store V and its derivatives (ValueError naming ``lam`` if not None or finite)."""
+        lam = None if lam is None else check_finite_scalar(lam, "lam")
         self.V, self.dV, self.d2V, self.lam, self.name = V, dV, d2V, lam, name
 
     @classmethod
@@ -197,12 +203,12 @@ def quartic_potential(a2: float = 1.0, a4: float = 0.0, center: float = 0.0) -> 
     V = x²/2 + x⁴/4 has λ = 1; V = x⁴/4 has λ = 0 (merely convex, C16).
 
     Raises:
-        ValueError: naming ``a2``/``a4`` if negative or both zero.
+        ValueError: naming ``a2``/``a4`` if negative or both zero, ``center`` if not finite.
     """
     a2, a4 = check_nonneg_scalar(a2, "a2"), check_nonneg_scalar(a4, "a4")
     if a2 + a4 == 0:
         raise ValueError("a2 and a4 must not both be zero")
-    c = float(center)
+    c = check_finite_scalar(center, "center")
     return Potential(lambda x: 0.5 * a2 * (x - c) ** 2 + 0.25 * a4 * (x - c) ** 4,
                      lambda x: a2 * (x - c) + a4 * (x - c) ** 3,
                      lambda x: a2 + 3.0 * a4 * (x - c) ** 2,

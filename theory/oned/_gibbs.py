@@ -17,13 +17,75 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from theory.oned._measures import quantiles_by_bisection
-from theory.validate import check_int
+from theory.validate import check_finite_scalar, check_int
 
 __all__ = ["GibbsMeasure1D"]
 
 Array = NDArray[np.float64]
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 _CUT = 800.0
+
+
+#: Probe points 0, ±1.5^k (k >= 0, |x| < 1e8) of the normalisability check.
+_PROBE_T = 1.5 ** np.arange(int(np.ceil(np.log(1e8) / np.log(1.5))))
+_PROBES = np.concatenate((-_PROBE_T[::-1], [0.0], _PROBE_T))
+
+
+def _check_normalisable(potential: Callable[[Array], Array]) -> tuple[Array, float]:
+    r"""Check that :math:`e^{-V}` decays on both sides; return (V at the probes, min of them).
+
+    On the probes ``0, ±1.5^k`` (|x| < 1e8) let ``j`` be the lowest value of V; the potential is
+    accepted when :math:`V - V_j > 800` (the truncation level, :math:`e^{-800}` ~ 1e-348) at some
+    probe left of ``j`` and some probe right of it, with no NaN in between. A V unbounded below
+    on the line (``-x²``, ``x``) has its lowest probe at an end; a flat one never exceeds 800.
+
+    Raises:
+        ValueError: naming ``potential`` otherwise.
+    """
+    with np.errstate(all="ignore"):
+        vals = np.asarray(potential(_PROBES.copy()), dtype=np.float64)
+    if vals.shape != _PROBES.shape:
+        raise ValueError(f"potential must be elementwise (shape in = shape out), got shape "
+                         f"{vals.shape} for input shape {_PROBES.shape}")
+    finite = np.isfinite(vals)
+    if not finite.any() or np.any(vals == -np.inf):
+        raise ValueError("potential is not normalisable: V is not finite (or is -inf) on the "
+                         "real line, so exp(-V) is not a finite measure")
+    j = int(np.argmin(np.where(finite, vals, np.inf)))
+    vmin = float(vals[j])
+    above = (vals - vmin > _CUT) | (vals == np.inf)
+    left = np.flatnonzero(above[:j])
+    right = np.flatnonzero(above[j + 1:])
+    if left.size == 0 or right.size == 0:
+        side = "x -> -inf" if left.size == 0 else "x -> +inf"
+        end = 0 if left.size == 0 else -1
+        raise ValueError(
+            f"potential is not normalisable: exp(-V) does not decay as {side} "
+            f"(V - min V = {vals[end] - vmin:.3g} < {_CUT:g} at x = {_PROBES[end]:.3g}, min V on "
+            f"the probes {vmin:.3g} at x = {_PROBES[j]:.3g}), so the integral of exp(-V) "
+            f"diverges (or its tail is too heavy for this quadrature)")
+    lo, hi = int(left[-1]), j + 1 + int(right[0])
+    if np.any(np.isnan(vals[lo:hi + 1])):
+        k = lo + int(np.flatnonzero(np.isnan(vals[lo:hi + 1]))[0])
+        raise ValueError(f"potential is NaN at x = {_PROBES[k]:.6g}")
+    return vals, vmin
+
+
+def _find_center(potential: Callable[[Array], Array], vals: Array, vmin: float) -> float:
+    """A point near argmin V: Brent's method, else (if it wandered off) a bounded search."""
+    def f(t: float) -> float:
+        return float(potential(np.array([t]))[0])
+
+    with np.errstate(all="ignore"):
+        res = optimize.minimize_scalar(f)
+        c = float(res.x)
+        if np.isfinite(c) and np.isfinite(f(c)) and f(c) <= vmin:
+            return c
+        j = int(np.argmin(np.where(np.isfinite(vals), vals, np.inf)))
+        a, b = _PROBES[max(j - 1, 0)], _PROBES[min(j + 1, _PROBES.size - 1)]
+        res = optimize.minimize_scalar(f, bounds=(a, b), method="bounded",
+                                       options={"xatol": 1e-12 * max(1.0, abs(b - a))})
+    return float(res.x)
 
 
 class GibbsMeasure1D:
@@ -41,7 +103,14 @@ class GibbsMeasure1D:
         lo, hi (float): truncation points, where :math:`V - \min V > 800`.
 
     Raises:
-        ValueError: if V is not finite near its minimum or e^{-V} does not decay within 1e8.
+        ValueError: naming ``potential`` if it is not normalisable (``V`` unbounded below, e.g.
+            ``-x²`` or ``x``, or not growing, e.g. ``0``: :math:`\int e^{-V} = \infty`), more
+            precisely if :math:`V - \min V` does not exceed 800 on both sides within
+            :math:`|x| < 10^8` (:math:`e^{-V}` does not decay; also a too heavy tail for this
+            quadrature), if V is NaN there, or not finite at its minimum. Checked on a
+            geometric probe grid before any optimisation, so no warning flood. Naming
+            ``potential`` if it is not callable, ``n_panels``/``center`` if not an integer ≥ 1 /
+            a finite number.
 
     Example:
         >>> g = GibbsMeasure1D(lambda x: 0.5 * x * x)
@@ -51,11 +120,15 @@ class GibbsMeasure1D:
 
     def __init__(self, potential: Callable[[Array], Array], *, n_panels: int = 4000,
                  center: float | None = None) -> None:
+        if not callable(potential):
+            raise ValueError(f"potential must be a callable V(x), got {potential!r}")
         self.V = potential
         n_panels = check_int(n_panels, "n_panels", minimum=1)
+        if center is not None:
+            center = check_finite_scalar(center, "center")
+        probe_x, probe_min = _check_normalisable(potential)
         if center is None:
-            res = optimize.minimize_scalar(lambda t: float(potential(np.array([t]))[0]))
-            center = float(res.x)
+            center = _find_center(potential, probe_x, probe_min)
         v0 = float(potential(np.array([center]))[0])
         if not np.isfinite(v0):
             raise ValueError(f"potential is not finite at its minimum {center!r}")
@@ -77,7 +150,8 @@ class GibbsMeasure1D:
             if float(self.V(np.array([x]))[0]) - self._vmin > _CUT:
                 return x
             step *= 1.5
-        raise ValueError("exp(-V) does not decay: V - min V < 800 within |x - center| < 1e8")
+        raise ValueError("potential is not normalisable: exp(-V) does not decay "
+                         "(V - min V < 800 within |x - center| < 1e8)")
 
     def _unnorm(self, x: Array) -> Array:
         return np.exp(-(self.V(x) - self._vmin))

@@ -27,12 +27,26 @@ class Hessian1D:
         diag ((n,) array), off ((n-1,) array): T's diagonal and super-diagonal.
         lowrank (list of (float, (n,) array)): rank-one terms :math:`c\,uu^\top` (c may be < 0).
         dense ((n, n) array or None): a dense part (general pair interactions).
+
+    Raises:
+        ValueError: naming ``diag``, ``off`` or ``dense`` if the shapes do not fit.
     """
 
     diag: Array
     off: Array
     lowrank: list[tuple[float, Array]] = field(default_factory=list)
     dense: Array | None = None
+
+    def __post_init__(self) -> None:
+        """Check the shapes (ValueError naming ``diag``, ``off`` or ``dense``)."""
+        d, o = np.asarray(self.diag), np.asarray(self.off)
+        if d.ndim != 1 or d.size == 0:
+            raise ValueError(f"diag must be a non-empty 1-D array, got shape {d.shape}")
+        if o.shape != (d.size - 1,):
+            raise ValueError(f"off must have shape ({d.size - 1},), got {o.shape}")
+        if self.dense is not None and np.shape(self.dense) != (d.size, d.size):
+            raise ValueError(f"dense must have shape ({d.size}, {d.size}), "
+                             f"got {np.shape(self.dense)}")
 
     def __add__(self, other: Hessian1D) -> Hessian1D:
         """Sum of two Hessians of the same size (structures are merged, nothing is densified)."""

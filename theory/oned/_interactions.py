@@ -21,7 +21,7 @@ from theory.oned._autodiff import Fn, TorchFn, derivatives
 from theory.oned._functionals import Functional1D
 from theory.oned._hessian import Hessian1D, zero_hessian
 from theory.oned._measures import MassGrid
-from theory.validate import check_positive_scalar
+from theory.validate import check_finite_scalar, check_positive_scalar
 
 __all__ = ["AbsInteraction", "PairInteraction", "QuadraticInteraction"]
 
@@ -101,7 +101,8 @@ class PairInteraction(Functional1D):
     """
 
     def __init__(self, W: Fn, dW: Fn, d2W: Fn, *, name: str = "W", lam: float = 0.0) -> None:
-        """Store the kernel and its derivatives (see the class docstring)."""
+        """Store the kernel and its derivatives (ValueError naming ``lam`` if not finite)."""
+        lam = check_finite_scalar(lam, "lam")
         self.W, self.dW, self.d2W, self.name, self.lam = W, dW, d2W, name, lam
 
     @classmethod
@@ -117,7 +118,8 @@ class PairInteraction(Functional1D):
             lam: convexity modulus of the energy (0 for translation-invariant interactions).
 
         Raises:
-            ValueError: naming ``W`` if it is not an elementwise float64 torch function.
+            ValueError: naming ``W`` if it is not an elementwise float64 torch function, or
+                ``lam`` if it is not a finite number.
 
         Example:
             >>> F = PairInteraction.from_function(lambda z: z**4 / 4)

@@ -80,6 +80,12 @@ def _check_gamma(gamma: float) -> float:
     return check_positive_scalar(gamma, "gamma")
 
 
+def _check_functional(G: Functional1D) -> Functional1D:
+    if not isinstance(G, Functional1D):
+        raise ValueError(f"G must be a Functional1D (e.g. kl_to_gibbs(...)), got {G!r}")
+    return G
+
+
 def _data(y: ArrayLike, grid: MassGrid, name: str = "y") -> Array:
     """Data nodes of ρ_n: finite, shape (n,), non-decreasing (ties allowed: atoms)."""
     return validate_nodes(y, grid, name, strict=False)
@@ -87,14 +93,22 @@ def _data(y: ArrayLike, grid: MassGrid, name: str = "y") -> Array:
 
 def jko_objective(x: ArrayLike, y: ArrayLike, grid: MassGrid, G: Functional1D,
                   gamma: float) -> float:
-    r""":math:`\Phi(x) = \sum_i w_i(x_i-y_i)^2/(2\gamma) + G_h(x)` (W2²/(2γ) + G)."""
+    r""":math:`\Phi(x) = \sum_i w_i(x_i-y_i)^2/(2\gamma) + G_h(x)` (W2²/(2γ) + G).
+
+    Raises:
+        ValueError: naming ``x``, ``y``, ``grid``, ``G`` or ``gamma`` if invalid.
+    """
     x, y, gamma = validate_nodes(x, grid), _data(y, grid), _check_gamma(gamma)
+    _check_functional(G)
     return float(np.dot(grid.w, (x - y) ** 2) / (2.0 * gamma) + G.energy(x, grid))
 
 
 def foc_residual(x: ArrayLike, y: ArrayLike, grid: MassGrid, G: Functional1D,
                  gamma: float) -> float:
     r"""The discrete FOC residual ε of a candidate step x from y (module docstring; W2/time units).
+
+    Raises:
+        ValueError: naming ``x``, ``y``, ``grid``, ``G`` or ``gamma`` if invalid.
 
     Example:
         >>> from theory.oned._measures import gaussian_grid
@@ -106,6 +120,7 @@ def foc_residual(x: ArrayLike, y: ArrayLike, grid: MassGrid, G: Functional1D,
         True
     """
     x, y, gamma = validate_nodes(x, grid), _data(y, grid), _check_gamma(gamma)
+    _check_functional(G)
     xi = (x - y) / gamma + G.gradient(x, grid) / grid.w
     return float(np.sqrt(np.dot(grid.w, xi * xi)))
 
@@ -136,7 +151,8 @@ def _line_search(x: Array, f: float, g: Array, p: Array, eps: float, fun, grad,
     while alpha > 1e-14:
         xn = x + alpha * p
         if np.all(np.diff(xn) > 0):
-            fn = fun(xn)
+            with np.errstate(invalid="ignore", over="ignore"):
+                fn = fun(xn)  # NaN/inf (G overflows at xn) fails the Armijo test: backtrack
             if fn <= f + _ARMIJO_C * alpha * slope:
                 return xn, fn, near
             if near and _norm_w(grad(xn), w) < 0.9 * eps:
@@ -145,28 +161,74 @@ def _line_search(x: Array, f: float, g: Array, p: Array, eps: float, fun, grad,
     return None, f, near
 
 
+def _check_finite_residual(eps: float, g: Array, x: Array, what: str, it: int) -> None:
+    """Raise ``ValueError`` if the residual is NaN/inf (``nan > tol`` is False: never silent)."""
+    if np.isfinite(eps):
+        return
+    bad = ~np.isfinite(g)
+    where = (f" at {int(bad.sum())} of {g.size} nodes, x in [{x[bad].min():.6g}, "
+             f"{x[bad].max():.6g}]") if bad.any() else ""
+    at = "at the starting nodes" if it == 0 else f"after {it} Newton iterations"
+    raise ValueError(
+        f"{what}: the FOC residual is not finite ({eps!r}) {at}: the gradient of G is NaN or "
+        f"inf{where}. G (e.g. its potential V) overflows there: write V with numerically "
+        f"stable formulas (torch.nn.functional.softplus(x) for log(1 + e^x)) or start from "
+        f"data y where G is finite")
+
+
+def _check_finite_hessian(h, x: Array, eps: float, what: str, it: int) -> None:
+    """Raise ``ValueError`` if the Hessian has NaN/inf entries (the Newton step would be NaN)."""
+    parts = [h.diag, h.off, *(u for _, u in h.lowrank)]
+    if h.dense is not None:
+        parts.append(h.dense.ravel())
+    if all(np.all(np.isfinite(a)) for a in parts):
+        return
+    bad = ~np.isfinite(h.diag)
+    where = (f" at {int(bad.sum())} of {bad.size} nodes, x in [{x[bad].min():.6g}, "
+             f"{x[bad].max():.6g}]") if bad.any() else ""
+    raise ValueError(
+        f"{what}: the Hessian of G is NaN or inf{where} after {it - 1} Newton iterations (FOC "
+        f"residual {eps:.3e}). G (e.g. its potential V or V'') overflows there: write V with "
+        f"numerically stable formulas (torch.nn.functional.softplus(x) for log(1 + e^x))")
+
+
 def _newton(x0: Array, grid: MassGrid, fun, grad, hess, *, tol: float, max_iter: int,
             what: str, warn: bool) -> JKOStepResult:
-    """Damped Newton on the ordered cone until the residual ``_norm_w(grad)`` ≤ tol."""
+    """Damped Newton on the ordered cone until the residual ``_norm_w(grad)`` ≤ tol.
+
+    Raises ``ValueError`` as soon as the residual is not finite (a NaN or inf gradient).
+    """
     x, w = x0.copy(), grid.w
-    g = grad(x)
-    eps, f = _norm_w(g, w), fun(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        g = grad(x)
+        eps, f = _norm_w(g, w), fun(x)
+    _check_finite_residual(eps, g, x, what, 0)
     it = stall = 0
     while eps > tol and it < max_iter:
         it += 1
+        with np.errstate(invalid="ignore", over="ignore"):
+            h = hess(x)
+        _check_finite_hessian(h, x, eps, what, it)
         try:
-            p = hess(x).solve(-g)
+            with np.errstate(invalid="ignore", over="ignore"):
+                p = h.solve(-g)
         except (np.linalg.LinAlgError, ValueError) as err:  # pragma: no cover - defensive
             if warn:
                 warnings.warn(f"{what}: Hessian solve failed ({err}); residual {eps:.3e}",
                               stacklevel=3)
             return JKOStepResult(x, False, it, eps, f)
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"{what}: the Newton step is not finite after {it - 1} iterations "
+                             f"(FOC residual {eps:.3e}): the Hessian of G is singular or "
+                             f"overflows")
         xn, fn, near = _line_search(x, f, g, p, eps, fun, grad, w)
         if xn is None:
             break  # stagnation at the round-off floor
         x, f = xn, fn
-        g = grad(x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            g = grad(x)
         eps_old, eps = eps, _norm_w(g, w)
+        _check_finite_residual(eps, g, x, what, it)
         # at the round-off floor Newton stops making quadratic progress: stop after 4 such steps
         stall = stall + 1 if (near and eps > 0.5 * eps_old) else 0
         if stall >= 4:
@@ -207,16 +269,20 @@ def jko_step(y: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, *,
         tol (float > 0): stop when the FOC residual ε ≤ tol (absolute, W2/time units).
         max_iter (int): Newton iteration cap (a small cap gives an *inexact* step, see
             :func:`inexact_step`).
-        warn (bool): ``warnings.warn`` when not converged (never a silent wrong answer).
+        warn (bool): ``warnings.warn`` when not converged (never a silent wrong answer; the
+            result's ``converged`` is False either way).
 
     Returns:
         JKOStepResult (x, converged, n_iter, residual ε, objective Φ).
 
     Raises:
         ValueError: naming the argument on bad shapes, non-finite or decreasing y, gamma ≤ 0,
-            tol ≤ 0, max_iter not an integer ≥ 0.
+            tol ≤ 0, max_iter not an integer ≥ 0, G not a Functional1D, grid not a MassGrid;
+            and when the FOC residual is not finite (the
+            gradient of G is NaN/inf at the nodes, e.g. a potential that overflows), naming the
+            nodes where it is.
     """
-    y, gamma = _data(y, grid), _check_gamma(gamma)
+    y, gamma, G = _data(y, grid), _check_gamma(gamma), _check_functional(G)
     tol = check_positive_scalar(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     x = _initial_guess(y, x0, grid, gamma)
@@ -244,9 +310,10 @@ def steady_state(G: Functional1D, grid: MassGrid, x0: ArrayLike, *, tol: float =
     :math:`\|\nabla\delta G/\delta\rho\|_{L^2(\rho)}`.
 
     Raises:
-        ValueError: naming the argument for bad x0, tol ≤ 0 or max_iter not an integer ≥ 0.
+        ValueError: naming the argument for bad x0, grid or G, tol ≤ 0 or max_iter not an
+            integer ≥ 0, and when the residual is not finite (G's gradient NaN/inf at the nodes).
     """
-    x = validate_nodes(x0, grid, "x0")
+    x, G = validate_nodes(x0, grid, "x0"), _check_functional(G)
     tol = check_positive_scalar(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     return _newton(x, grid, lambda z: G.energy(z, grid), lambda z: G.gradient(z, grid),
@@ -269,7 +336,7 @@ def inexact_step(y: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, *,
 
     Raises:
         ValueError: if neither or both of ``eps``/``max_iter`` are given, eps < 0, or an unknown
-            direction.
+            direction; and for everything :func:`jko_step` rejects.
     """
     if (eps is None) == (max_iter is None):
         raise ValueError("give exactly one of eps and max_iter")

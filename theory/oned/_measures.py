@@ -91,7 +91,14 @@ class MassGrid:
         return int(self.s.size)
 
     def nodes(self, quantile: Callable[..., Array]) -> Array:
-        """Evaluate a quantile function at the grid, as ``quantile(s, sc=sc)`` (tail-accurate)."""
+        """Evaluate a quantile function at the grid, as ``quantile(s, sc=sc)`` (tail-accurate).
+
+        Raises:
+            ValueError: naming ``quantile`` if it is not callable or does not return finite
+                values of shape (n,).
+        """
+        if not callable(quantile):
+            raise ValueError(f"quantile must be a callable q(s, sc=None), got {quantile!r}")
         out = np.asarray(quantile(self.s, sc=self.sc), dtype=np.float64)
         if out.shape != (self.n,) or not np.all(np.isfinite(out)):
             raise ValueError("quantile must return finite values of the grid's shape")
@@ -196,8 +203,11 @@ def validate_nodes(x: ArrayLike, grid: MassGrid, name: str = "x", *,
             ties are allowed (non-decreasing: e.g. the quantile nodes of atoms).
 
     Raises:
-        ValueError: naming ``name`` if ``x`` is not a finite (n,) array ordered as required.
+        ValueError: naming ``name`` if ``x`` is not a finite (n,) array ordered as required;
+            naming ``grid`` if it is not a :class:`MassGrid`.
     """
+    if not isinstance(grid, MassGrid):
+        raise ValueError(f"grid must be a MassGrid (e.g. gaussian_grid(n)), got {grid!r}")
     a = as_finite_array(x, name)
     if a.shape != (grid.n,):
         raise ValueError(f"{name} must have shape ({grid.n},), got {a.shape}")
@@ -287,17 +297,24 @@ def quantiles_by_bisection(cdf: Callable[[Array], Array], s: ArrayLike, lo: Arra
     With ``pdf`` given, two Newton steps polish the root.
 
     Raises:
-        ValueError: if the bracket does not contain all masses or ``s`` leaves [0, 1].
+        ValueError: if the bracket does not contain all masses, ``s`` is empty or leaves
+            [0, 1], ``sc`` does not have the shape of ``s``, ``xtol`` is not a finite positive
+            number, or ``cdf``/``sf`` returns NaN.
     """
+    xtol = check_positive_scalar(xtol, "xtol")
     s = np.asarray(s, dtype=np.float64)
+    if s.size == 0:
+        raise ValueError("s must be a non-empty array of masses")
     if np.any((s < 0) | (s > 1)) or not np.all(np.isfinite(s)):
         raise ValueError("s must lie in [0, 1]")
     lo_a = np.broadcast_to(np.asarray(lo, dtype=np.float64), s.shape).copy()
     hi_a = np.broadcast_to(np.asarray(hi, dtype=np.float64), s.shape).copy()
     if not (np.all(np.isfinite(lo_a)) and np.all(np.isfinite(hi_a)) and np.all(lo_a < hi_a)):
-        raise ValueError("need finite lo < hi")
+        raise ValueError("lo and hi must be finite with lo < hi")
     upper = (s > 0.5) if sf is not None else np.zeros(s.shape, bool)
     comp = 1.0 - s if sc is None else np.asarray(sc, dtype=np.float64)
+    if comp.shape != s.shape:
+        raise ValueError(f"sc must have the shape of s {s.shape}, got {comp.shape}")
     target = np.where(upper, comp, s)
 
     def resid(x: Array) -> Array:
@@ -310,12 +327,16 @@ def quantiles_by_bisection(cdf: Callable[[Array], Array], s: ArrayLike, lo: Arra
 
     a, b = lo_a, hi_a
     ra, rb = resid(a), resid(b)
+    if np.any(np.isnan(ra)) or np.any(np.isnan(rb)):
+        raise ValueError("cdf (or sf) returned NaN at the bracket [lo, hi]")
     if np.any(ra > 0) or np.any(rb < 0):
         raise ValueError("the bracket [lo, hi] does not contain every requested quantile")
     scale = max(1.0, float(np.max(np.abs(a))), float(np.max(np.abs(b))))
     for _ in range(200):
         mid = 0.5 * (a + b)
         rm = resid(mid)
+        if np.any(np.isnan(rm)):
+            raise ValueError("cdf (or sf) returned NaN inside the bracket [lo, hi]")
         left = rm >= 0
         b = np.where(left, mid, b)
         a = np.where(left, a, mid)

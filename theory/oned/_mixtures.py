@@ -160,7 +160,16 @@ def _trunc_sq_moment(a: float, lo: Array, hi: Array, m: Array, sd: Array) -> Arr
 
 
 def w2_atoms_to_mixture(atoms: Atoms1D, mix: GaussianMixture1D) -> float:
-    r"""Exact W2 (not squared) between an atomic P and a Gaussian mixture ρ (module docstring)."""
+    r"""Exact W2 (not squared) between an atomic P and a Gaussian mixture ρ (module docstring).
+
+    Raises:
+        ValueError: naming ``atoms`` / ``mix`` if not an Atoms1D / a GaussianMixture1D.
+    """
+    if not isinstance(atoms, Atoms1D):
+        raise ValueError(f"atoms must be an Atoms1D (Atoms1D.make(...)), got {atoms!r}")
+    if not isinstance(mix, GaussianMixture1D):
+        raise ValueError(f"mix must be a GaussianMixture1D (GaussianMixture1D.make(...)), "
+                         f"got {mix!r}")
     cum = np.cumsum(atoms.weights)[:-1]
     cuts = mix.quantile(np.clip(cum, 1e-300, 1 - 1e-16)) if cum.size else np.array([])
     edges = np.concatenate(([-np.inf], cuts, [np.inf]))
@@ -179,7 +188,14 @@ def w2_between_quantiles(q1, q2, *, zmax: float = 8.0, n_panels: int = 3000) -> 
     = \int (q_1(\Phi(z)) - q_2(\Phi(z)))^2\varphi(z)dz`,
     by 8-point Gauss–Legendre on ``n_panels`` panels of [−zmax, zmax] (the truncated mass
     2Φ(−8) ≈ 1.2e-15 is negligible for laws with Gaussian-like tails).
+
+    Raises:
+        ValueError: naming ``q1``/``q2`` if not callable or not finite on the quadrature
+            masses, ``zmax``/``n_panels`` if not a finite number > 0 / an integer ≥ 1.
     """
+    for q, name in ((q1, "q1"), (q2, "q2")):
+        if not callable(q):
+            raise ValueError(f"{name} must be a quantile function q(s, sc=None), got {q!r}")
     zmax = check_positive_scalar(zmax, "zmax")
     n_panels = check_int(n_panels, "n_panels", minimum=1)
     gx, gw = np.polynomial.legendre.leggauss(8)
@@ -188,5 +204,10 @@ def w2_between_quantiles(q1, q2, *, zmax: float = 8.0, n_panels: int = 3000) -> 
     z = (mid[:, None] + half[:, None] * gx[None, :]).ravel()
     s, sc = special.ndtr(z), special.ndtr(-z)
     wts = (half[:, None] * gw[None, :]).ravel() * np.exp(-0.5 * z * z) / _SQ2PI
-    d = np.asarray(q1(s, sc=sc), dtype=np.float64) - np.asarray(q2(s, sc=sc), dtype=np.float64)
+    v1 = np.asarray(q1(s, sc=sc), dtype=np.float64)
+    v2 = np.asarray(q2(s, sc=sc), dtype=np.float64)
+    for v, name in ((v1, "q1"), (v2, "q2")):
+        if v.shape != s.shape or not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} must return finite quantiles of the masses' shape")
+    d = v1 - v2
     return float(np.sqrt(np.dot(wts, d * d)))

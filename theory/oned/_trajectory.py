@@ -18,6 +18,7 @@ All W2 values are exact W2 distances between the node measures
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,6 +48,9 @@ class Trajectory1D:
         grid: the mass grid.
         G: the functional.
         gamma (float): the step size γ.
+        converged ((N,) bool array or None): whether each step's Newton solve reached its
+            tolerance (``None`` when not recorded); :func:`trajectory` warns for every step
+            that did not, and :attr:`all_converged` summarises.
     """
 
     nodes: Array
@@ -54,6 +58,12 @@ class Trajectory1D:
     grid: MassGrid
     G: Functional1D
     gamma: float
+    converged: Array | None = None
+
+    @property
+    def all_converged(self) -> bool:
+        """True if every step's solve converged (also True when nothing was recorded)."""
+        return self.converged is None or bool(np.all(self.converged))
 
     def __iter__(self) -> Iterator[Array]:
         """Iterate over ``(nodes, residuals)``, so that tuple unpacking keeps working."""
@@ -120,10 +130,17 @@ def trajectory(y0: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, n_s
         tol (float > 0): Newton tolerance on the FOC residual.
 
     Returns:
-        Trajectory1D (nodes, residuals and per-step W2 / G values; unpacks as a pair).
+        Trajectory1D (nodes, residuals, per-step ``converged`` flags and per-step W2 / G
+        values; unpacks as a pair).
+
+    Warns:
+        RuntimeWarning: for each step k (1-based) whose Newton solve did not reach ``tol``,
+            naming k and the residual (also recorded in ``converged``); the steps go on.
 
     Raises:
-        ValueError: naming the argument for bad y0, G, gamma, n_steps, eps, direction or tol.
+        ValueError: naming the argument for bad y0, G, gamma, n_steps, eps, direction or tol;
+            and, naming the step, when a step's FOC residual is not finite (NaN/inf gradient of
+            G at the nodes, e.g. an overflowing potential) — the trajectory cannot go on.
 
     Example:
         >>> import torch
@@ -149,12 +166,23 @@ def trajectory(y0: ArrayLike, grid: MassGrid, G: Functional1D, gamma: float, n_s
     eps = check_nonneg_scalar(eps, "eps")
     tol = check_positive_scalar(tol, "tol")
     check_choice(direction, "direction", ("shift", "dilate"))
-    xs, res = [y], []
-    for _ in range(n_steps):
-        if eps > 0:
-            r = inexact_step(xs[-1], grid, G, gamma, eps=eps, direction=direction, tol=tol)
-        else:
-            r = jko_step(xs[-1], grid, G, gamma, tol=tol)
+    xs, res, ok = [y], [], []
+    for k in range(1, n_steps + 1):
+        try:
+            if eps > 0:
+                r = inexact_step(xs[-1], grid, G, gamma, eps=eps, direction=direction, tol=tol)
+            else:
+                r = jko_step(xs[-1], grid, G, gamma, tol=tol, warn=False)  # warned below, with k
+        except ValueError as err:
+            raise ValueError(f"trajectory step {k} of {n_steps}: {err}") from None
+        converged = bool(r.converged)
+        if not converged:
+            warnings.warn(f"trajectory step {k} of {n_steps} did not converge: FOC residual "
+                          f"{r.residual:.3e} > tol {tol:.1e} after {r.n_iter} Newton "
+                          f"iterations (recorded in Trajectory1D.converged)",
+                          RuntimeWarning, stacklevel=2)
         xs.append(r.x)
         res.append(r.residual)
-    return Trajectory1D(np.array(xs), np.array(res, dtype=np.float64), grid, G, gamma)
+        ok.append(converged)
+    return Trajectory1D(np.array(xs), np.array(res, dtype=np.float64), grid, G, gamma,
+                        np.array(ok, dtype=bool))

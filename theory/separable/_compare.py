@@ -70,8 +70,12 @@ def compare_flow(flow, ref: SeparableJKO, x0: np.ndarray, *, n_residual: int = 1
 
     Raises:
         ValueError: if the flow and the reference disagree in dimension, number of blocks or
-            step sizes.
+            step sizes; naming ``ref``, ``flow``, ``x0`` or ``n_residual`` if invalid.
     """
+    if not isinstance(ref, SeparableJKO):
+        raise ValueError(f"ref must be a SeparableJKO (separable_jko(...)), got {ref!r}")
+    if not all(hasattr(flow, a) for a in ("blocks", "gammas", "d")):
+        raise ValueError(f"flow must be a trained JKOFlow (blocks, gammas, d), got {flow!r}")
     n_residual = check_int(n_residual, "n_residual", minimum=10)
     blocks = list(flow.blocks)
     gammas = np.asarray(flow.gammas, dtype=np.float64)
@@ -80,6 +84,8 @@ def compare_flow(flow, ref: SeparableJKO, x0: np.ndarray, *, n_residual: int = 1
     x0 = np.asarray(x0, dtype=np.float64)
     if x0.ndim != 2 or x0.shape[1] != ref.d or x0.shape[0] < n_residual:
         raise ValueError(f"x0 must be (m, {ref.d}) with m ≥ n_residual = {n_residual}")
+    if not np.all(np.isfinite(x0)):
+        raise ValueError("x0 must be finite")
     data = ref.data
     x = torch.as_tensor(x0)
     logp = torch.as_tensor(data.log_pdf(x0))

@@ -94,8 +94,12 @@ def direct_minimisation(ref: SeparableJKO, n: int, *, seed: int = 0, start_scale
         DirectCheck.
 
     Raises:
-        ValueError: if ``ref`` is not 2-D or n is out of range.
+        ValueError: naming the argument if ``ref`` is not a 2-D SeparableJKO, n is out of range,
+            seed or max_iter is not an integer ≥ 0, or start_scale / envelope is not a
+            finite positive number.
     """
+    if not isinstance(ref, SeparableJKO):
+        raise ValueError(f"ref must be a SeparableJKO (separable_jko(...)), got {ref!r}")
     if ref.d != 2:
         raise ValueError(f"ref must be 2-D, got d = {ref.d}")
     n = check_int(n, "n", minimum=1)
@@ -103,6 +107,8 @@ def direct_minimisation(ref: SeparableJKO, n: int, *, seed: int = 0, start_scale
         raise ValueError(f"n must be at most N = {ref.n_blocks}, got {n}")
     start_scale = check_positive_scalar(start_scale, "start_scale")
     s = check_positive_scalar(envelope, "envelope")
+    seed = check_int(seed, "seed", minimum=0)
+    max_iter = check_int(max_iter, "max_iter", minimum=0)
     gam = float(ref.gammas[n - 1])
     rot = ref.data.rotation
     u1, u2 = np.meshgrid(ref.nodes[n - 1, 0], ref.nodes[n - 1, 1], indexing="ij")

@@ -44,6 +44,12 @@ class Mixture1D:
     law: GaussianMixture1D
     name: str = "mixture"
 
+    def __post_init__(self) -> None:
+        """Validate (``ValueError`` naming ``law`` unless it is a GaussianMixture1D)."""
+        if not isinstance(self.law, GaussianMixture1D):
+            raise ValueError(f"law must be a GaussianMixture1D (use mixture(...)), "
+                             f"got {self.law!r}")
+
     def quantile(self, s: ArrayLike, sc: ArrayLike | None = None) -> Array:
         """Quantiles at masses s (``sc`` = 1 − s for the upper tail)."""
         return self.law.quantile(s, sc)
@@ -98,9 +104,18 @@ class StudentT1D:
         check_positive_scalar(self.scale, "scale")
 
     def quantile(self, s: ArrayLike, sc: ArrayLike | None = None) -> Array:
-        """Quantiles at masses s (lower half from s, upper half from ``sc`` = 1 − s)."""
+        """Quantiles at masses s (lower half from s, upper half from ``sc`` = 1 − s).
+
+        Raises:
+            ValueError: naming ``s`` (or ``sc``) if not finite in [0, 1] (``sc`` also of the
+                shape of ``s``).
+        """
         s = np.asarray(s, dtype=np.float64)
         comp = 1.0 - s if sc is None else np.asarray(sc, dtype=np.float64)
+        if comp.shape != s.shape:
+            raise ValueError(f"sc must have the shape of s {s.shape}, got {comp.shape}")
+        if not (np.all((s >= 0) & (s <= 1)) and np.all((comp >= 0) & (comp <= 1))):
+            raise ValueError("s (and sc) must lie in [0, 1] (finite)")
         z = np.where(s <= 0.5, stats.t.ppf(s, self.nu), stats.t.isf(comp, self.nu))
         return self.loc + self.scale * z
 

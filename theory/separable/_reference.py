@@ -38,7 +38,12 @@ from theory.oned import (
     w2,
 )
 from theory.separable._spline import QuantileSpline, adapted_grid
-from theory.validate import as_positive_array, check_int, check_positive_scalar
+from theory.validate import (
+    as_finite_array,
+    as_positive_array,
+    check_int,
+    check_positive_scalar,
+)
 
 __all__ = ["RotatedProduct", "SeparableJKO", "random_rotation", "separable_jko"]
 
@@ -46,8 +51,14 @@ Array = NDArray[np.float64]
 
 
 def random_rotation(d: int, rng: np.random.Generator) -> Array:
-    """A Haar-random rotation (orthogonal, det +1) of R^d, by QR of a Gaussian matrix."""
+    """A Haar-random rotation (orthogonal, det +1) of R^d, by QR of a Gaussian matrix.
+
+    Raises:
+        ValueError: naming ``d`` if not an integer ≥ 1, ``rng`` if not a numpy Generator.
+    """
     d = check_int(d, "d", minimum=1)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {rng!r}")
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
     q = q * np.sign(np.diag(r))
     if np.linalg.det(q) < 0:
@@ -106,13 +117,27 @@ class RotatedProduct:
         return np.stack(cols, axis=1) @ self.rotation.T
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact log-density Σ_i log μ_i((Rᵀx)_i) (nats), differentiable."""
+        """Exact log-density Σ_i log μ_i((Rᵀx)_i) (nats), differentiable.
+
+        Raises:
+            ValueError: naming ``x`` if it is not an (m, d) tensor.
+        """
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.d:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be an (m, {self.d}) torch tensor, got {shape}")
         u = x @ torch.as_tensor(self.rotation, dtype=x.dtype, device=x.device)
         return sum(m.log_prob(u[:, i]) for i, m in enumerate(self.marginals))
 
     def log_pdf(self, x: ArrayLike) -> Array:
-        """Exact log-density of an (n, d) float64 array (nats)."""
-        u = np.asarray(x, dtype=np.float64) @ self.rotation
+        """Exact log-density of an (n, d) float64 array (nats).
+
+        Raises:
+            ValueError: naming ``x`` if it is not a non-empty finite (n, d) array.
+        """
+        a = as_finite_array(x, "x")
+        if a.ndim != 2 or a.shape[1] != self.d:
+            raise ValueError(f"x must have shape (n, {self.d}), got {a.shape}")
+        u = a @ self.rotation
         return sum(m.log_pdf(u[:, i]) for i, m in enumerate(self.marginals))
 
 
@@ -199,8 +224,8 @@ class SeparableJKO:
 
     def _coords(self, y: ArrayLike, name: str = "y") -> Array:
         y = np.asarray(y, dtype=np.float64)
-        if y.ndim != 2 or y.shape[1] != self.d:
-            raise ValueError(f"{name} must have shape (m, {self.d}), got {y.shape}")
+        if y.ndim != 2 or y.shape[1] != self.d or y.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (m, {self.d}) with m ≥ 1, got {y.shape}")
         if not np.all(np.isfinite(y)):
             raise ValueError(f"{name} must be finite")
         return y @ self.data.rotation

@@ -28,11 +28,19 @@ from scipy import special
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
 from theory.oned import MassGrid
+from theory.validate import check_int
 
 __all__ = ["QuantileSpline", "adapted_grid"]
 
 Array = NDArray[np.float64]
 _LOG_SQ2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _finite(x: ArrayLike, name: str) -> Array:
+    a = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite (no NaN/inf entries)")
+    return a
 
 
 def grid_z(grid: MassGrid) -> Array:
@@ -60,8 +68,11 @@ class QuantileSpline:
 
         Raises:
             ValueError: if ``nodes`` is not a finite strictly increasing vector of the grid's
-                size, or the spline is not increasing between the knots.
+                size, or the spline is not increasing between the knots; naming ``grid`` if
+                it is not a MassGrid.
         """
+        if not isinstance(grid, MassGrid):
+            raise ValueError(f"grid must be a MassGrid, got {grid!r}")
         x = np.asarray(nodes, dtype=np.float64)
         if x.shape != (grid.n,) or not np.all(np.isfinite(x)) or np.any(np.diff(x) <= 0):
             raise ValueError(f"nodes must be a finite strictly increasing ({grid.n},) vector")
@@ -89,12 +100,22 @@ class QuantileSpline:
         return x, x1, x2
 
     def forward(self, z: ArrayLike) -> Array:
-        """X(z): the quantile map from N(0,1) (samples when z ~ N(0, 1))."""
-        return self._derivs(np.asarray(z, dtype=np.float64))[0]
+        """X(z): the quantile map from N(0,1) (samples when z ~ N(0, 1)).
+
+        Raises:
+            ValueError: naming ``z`` if it has NaN/inf entries.
+        """
+        return self._derivs(_finite(z, "z"))[0]
 
     def inverse(self, x: ArrayLike, *, max_iter: int = 60) -> Array:
-        """Return z = X^{-1}(x) by bracketed Newton (bisection fallback), to round-off."""
-        x = np.asarray(x, dtype=np.float64)
+        """Return z = X^{-1}(x) by bracketed Newton (bisection fallback), to round-off.
+
+        Raises:
+            ValueError: naming ``x`` if it has NaN/inf entries (also for :meth:`log_pdf`,
+                :meth:`score`, :meth:`transport_to`), ``max_iter`` if not an integer ≥ 1.
+        """
+        max_iter = check_int(max_iter, "max_iter", minimum=1)
+        x = _finite(x, "x")
         flat = x.ravel()
         out = np.empty_like(flat)
         lo_x, hi_x = self.x[0], self.x[-1]
@@ -135,11 +156,20 @@ class QuantileSpline:
         return (-z - x2 / x1) / x1
 
     def sample(self, n: int, rng: np.random.Generator) -> Array:
-        """Draw n samples X(Z), Z ~ N(0, 1)."""
+        """Draw n samples X(Z), Z ~ N(0, 1) (ValueError naming ``n`` or ``rng`` if invalid)."""
+        n = check_int(n, "n", minimum=1)
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {rng!r}")
         return self.forward(rng.standard_normal(n))
 
     def transport_to(self, other: QuantileSpline, x: ArrayLike) -> tuple[Array, Array]:
-        r"""The monotone map :math:`T = X_{other}\circ X_{self}^{-1}` at x, and T'(x)."""
+        r"""The monotone map :math:`T = X_{other}\circ X_{self}^{-1}` at x, and T'(x).
+
+        Raises:
+            ValueError: naming ``other`` if it is not a QuantileSpline, ``x`` if not finite.
+        """
+        if not isinstance(other, QuantileSpline):
+            raise ValueError(f"other must be a QuantileSpline, got {other!r}")
         z = self.inverse(x)
         _, a1, _ = self._derivs(z)
         y, b1, _ = other._derivs(z)
@@ -157,10 +187,15 @@ def adapted_grid(marginal, n: int, *, zmax: float = 8.0, kappa: float = 1.0,
     spline resolve the gap. Needs ``marginal.quantile`` and ``marginal.log_pdf``.
 
     Raises:
-        ValueError: for n < 20 or non-positive zmax / kappa.
+        ValueError: for n < 20 or non-positive zmax / kappa; naming ``marginal`` if it has no
+            ``quantile``/``log_pdf`` or they are not finite on the fine grid.
     """
     from theory.oned import mass_grid
-    from theory.validate import check_int, check_positive_scalar
+    from theory.validate import check_positive_scalar
+
+    if not (hasattr(marginal, "quantile") and hasattr(marginal, "log_pdf")):
+        raise ValueError(f"marginal must be a 1-D law with quantile and log_pdf, got "
+                         f"{marginal!r}")
 
     n = check_int(n, "n", minimum=20)
     zmax = check_positive_scalar(zmax, "zmax")
@@ -169,6 +204,8 @@ def adapted_grid(marginal, n: int, *, zmax: float = 8.0, kappa: float = 1.0,
     s, sc = special.ndtr(zf), special.ndtr(-zf)
     xf = np.asarray(marginal.quantile(s, sc), dtype=np.float64)
     logd = -0.5 * zf * zf - _LOG_SQ2PI - np.asarray(marginal.log_pdf(xf), dtype=np.float64)
+    if not (np.all(np.isfinite(xf)) and np.all(np.isfinite(logd))):
+        raise ValueError("marginal: its quantile or log_pdf is not finite on the fine grid")
     seg = np.sqrt(np.diff(zf) ** 2 + (kappa * np.diff(logd)) ** 2)
     arc = np.concatenate([[0.0], np.cumsum(seg)])
     z = np.interp(np.linspace(0.0, arc[-1], n), arc, zf)
