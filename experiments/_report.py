@@ -771,7 +771,14 @@ def write_report(path: str | Path | None = None, profile: str = "full", *,
 
 
 def cli(args: Any) -> int:
-    """``python -m experiments report``: write the report, print its path (exit 0)."""
-    path = write_report(args.output, profile=args.profile, allow_stale=args.allow_stale)
+    """``python -m experiments report``: write the report, print its path (exit 0).
+
+    Written to the tracked ``results/report.html`` (no ``--output``, full or best profile), the
+    report carries no build commit, exactly as ``checks`` writes it, so regenerating it on an
+    unchanged checkout leaves the file byte for byte as committed.
+    """
+    tracked = args.output is None and args.profile != "quick"
+    path = write_report(args.output, profile=args.profile, allow_stale=args.allow_stale,
+                        commit="" if tracked else None)
     print(f"wrote {path}")
     return 0

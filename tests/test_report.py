@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -286,3 +287,20 @@ def test_report_of_committed_results_in_chromium(committed_report):
     assert len(colours) > 50, f"{len(colours)} colours: blank page?"
     assert rgb.std() > 10.0
     assert (rgb.min(axis=2) < 100).mean() > 0.01  # dark (text) pixels on the white page
+
+
+def test_committed_report_is_what_checks_and_report_regenerate(tmp_path):
+    """The tracked report has no build commit: regenerating it leaves the file as committed."""
+    out = tmp_path / "report.html"
+    _report.write_report(out, "full", commit="")
+    assert out.read_bytes() == (_report.default_output("full")).read_bytes()
+
+
+def test_report_cli_writes_the_tracked_file_without_a_build_commit(monkeypatch):
+    seen = []
+    monkeypatch.setattr(_report, "write_report", lambda path, **kw: seen.append((path, kw)) or
+                        "x")
+    args = SimpleNamespace(output=None, profile="full", allow_stale=False)
+    assert _report.cli(args) == 0 and seen[-1][1]["commit"] == ""
+    _report.cli(SimpleNamespace(output="elsewhere.html", profile="full", allow_stale=False))
+    assert seen[-1][1]["commit"] is None  # an explicit output shows the build commit
