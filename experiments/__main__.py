@@ -297,6 +297,11 @@ def cmd_checks(args: argparse.Namespace) -> int:
         # the committed HTML report beside it; no HEAD commit in it (each record shows its
         # own), so regenerating on an unchanged checkout reproduces it byte for byte
         print(f"wrote {write_report(rdir / 'report.html', 'full', results_dir=rdir, commit='')}")
+        from experiments._recipe_doc import write_recipe_doc
+
+        doc = write_recipe_doc(rdir, _io.ROOT / "docs" / "neural_recipe.md")
+        if doc is not None:
+            print(f"wrote {doc}")
     for c in failed:
         print(f"  FAIL {c.claim} [{c.experiment}] {c.inequality}: "
               f"{relation(c.measured, c.threshold)}")

@@ -8,7 +8,10 @@ also store the mass of q̂ on a box (:func:`theory.flow.grid_mass`). These helpe
 - :func:`refinement_row`: max_n |NLL_n(S) − NLL_n(4S)| / max(0.02 nats, SE_n) ≤ 1;
 - :func:`mass_row`: |∫_B q̂ (grid) − P_q̂(B) (samples)| / tolerance ≤ 1;
 - :func:`entropy_row`: a held-out NLL at or above the data's entropy, i.e. the same-sample
-  estimate of KL(P‖q̂_n) ≥ −3 SE at every block: max_n (−KL̂_n)/(3 SE_n) ≤ 1.
+  estimate of KL(P‖q̂_n) ≥ −3 SE at every block: max_n (−KL̂_n)/(3 SE_n) ≤ 1;
+- :func:`monotone_row` (§6.11): the held-out, step-converged (4S) NLL does not rise at any
+  block by more than 2 paired SE: max_n (NLL_n − NLL_{n−1}) / (2 SE(ΔNLL_n)) ≤ 1, with the
+  blocks the training accepted named (the others are the identity and change nothing).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import numpy as np
 
 from experiments._api import Check, ratio_check
 
-__all__ = ["entropy_row", "mass_row", "refinement_row", "worst_refinement"]
+__all__ = ["entropy_row", "mass_row", "monotone_row", "monotone_ratio", "refinement_row",
+           "worst_refinement"]
 
 
 def _refinement_ratio(ref: dict) -> float:
@@ -79,4 +83,35 @@ def entropy_row(where: str, ref: dict, key: str) -> Check:
               f"to 1)")
     return ratio_check("C9", "held-out NLL ≥ H(p) − 3 SE at every block: "
                        "max_n (−KL̂_n)/(3 SE_n) ≤ 1", where, float(r.max()), key, slack=0.0,
+                       detail=detail)
+
+
+def monotone_ratio(ref: dict) -> tuple[float, int]:
+    """``(max_n rise_n / (2 SE_n), n)`` of the finest-count NLL, n = 1..N (n = 1: against q).
+
+    A rise with a zero SE (an identity block: exactly no change) counts 0 if it is 0.
+    """
+    nll, se = np.asarray(ref["nll"])[-1], np.asarray(ref["dnll_se"])[-1]
+    rise = np.diff(np.concatenate([[ref["nll0"]], nll]))
+    safe = np.where(se > 0, 2.0 * se, 1.0)
+    r = np.where(se > 0, rise / safe, np.where(rise > 0, np.inf, 0.0))
+    b = int(np.argmax(r))
+    return float(r[b]), b + 1
+
+
+def monotone_row(where: str, ref: dict, acceptance: list[dict], key: str) -> Check:
+    """Held-out NLL (at 4S) non-increasing within 2 paired SE at every block (§6.11)."""
+    ratio, b = monotone_ratio(ref)
+    nll = np.concatenate([[ref["nll0"]], np.asarray(ref["nll"])[-1]])
+    dse = np.asarray(ref["dnll_se"])[-1]
+    k = ref["factors"][-1] // ref["factors"][0]
+    ids = [a["block"] for a in acceptance if a.get("identity")]
+    retried = [a["block"] for a in acceptance if a.get("attempts", 1) > 1]
+    acc = (f"identity (rejected) blocks {ids or 'none'}, retrained {retried or 'none'}"
+           if acceptance else "acceptance off")
+    detail = (f"NLL_n, n = 0..{len(nll) - 1}, at {k}S: {', '.join(f'{v:.4f}' for v in nll)} "
+              f"nats (n = 0: q itself); worst block {b}: "
+              f"{nll[b] - nll[b - 1]:+.3g} ± {dse[b - 1]:.2g} (paired SE); {acc}")
+    return ratio_check("C9", "held-out step-converged NLL non-increasing over the blocks: "
+                       "max_n (NLL_n − NLL_{n−1}) / (2 SE) ≤ 1", where, ratio, key, slack=0.0,
                        detail=detail)

@@ -225,9 +225,10 @@ CATALOGUE: tuple[Mutant, ...] = (
           'object.__setattr__(self, "seed", seed)',
           'object.__setattr__(self, "seed", seed); '
           '[object.__setattr__(self, k, v) for k, v in '
-          '(("steps", 1), ("eval_steps", 1), ("step_check_every", 0))]',
-          "every flow trained with 1 RK4 step per block, no step control, and reported at that "
-          "count (the quadrature a field can exploit)", ("C9",)),
+          '(("steps", 1), ("eval_steps", 1), ("step_check_every", 0), ("accept", "off"))]',
+          "every flow trained with 1 RK4 step per block, no step control, no acceptance test, "
+          "and reported at that count (the quadrature a field can exploit)", ("C9",)),
+
     _edit("flow.kl_k3.half",
           "theory.flow._diagnostics:kl_k3",
           "float(terms.mean())", "float(0.5 * terms.mean())",

@@ -62,6 +62,7 @@ EXPERIMENT_SOLVER: dict[str, str] = {
     "neural_no_density": "neural",
     "neural_reference": "neural",
     "neural_digits": "neural",
+    "neural_recipe": "neural",
 }
 
 VERDICTS = ("PASS", "FAIL", "INFO")

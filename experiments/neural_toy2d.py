@@ -2,22 +2,28 @@
 
 Claims C8, C9 on the real model (docs/theory.md T4; docs/numerics.md §4.2-§4.3, §5.3, §6.7).
 
-An 8-block JKO flow with JKO-iFlow's geometric steps γ_n = 0.25·1.4^{n-1} is trained on
-(a) a ring of 8 Gaussians (exact density: KL(ρ_n‖q) by the k3 estimator, residual ε_n through
-the network's inverse, exact score by the Jacobian chain) and (b) two moons (no density: NLL of
-the n-block model). Per block: samples data → noise and noise → data, sample W2 (``ot.emd2``,
-n ≤ 2000) against q (forward) and against the data (generation) with the null-floor band of
-two independent samples, inversion error.
+One recipe (:data:`FLOW`: 8 blocks, JKO-iFlow's geometric steps γ_n = 0.25·1.4^{n-1}, the
+library's defaults otherwise, with step control and per-block acceptance, docs/numerics.md
+§6.10-§6.11) is trained on (a) a ring of 8 Gaussians (exact density: KL(ρ_n‖q) by the k3
+estimator, residual ε_n through the network's inverse, exact score by the Jacobian chain) and
+(b) the seven 2-D toys of :class:`~theory.flow.Toy2D` (moons, checkerboard, rose, circles, swiss
+roll, two spirals, pinwheel: no torch density, but exact log p by quadrature). Per block:
+samples data → noise and noise → data, sample W2 (``ot.emd2``, n ≤ 2000) against q (forward)
+and against the data (generation) with the null-floor band of two independent samples,
+inversion error. Per data set, on fresh test points: the held-out NLL at S, 2S, 4S RK4 steps,
+the same-sample KL̂ = NLL − H with the exact log p, the mass of q̂ on a box, the accepted
+blocks and the training time (the table of ``docs/neural_recipe.md``).
 The O(ε²) law on the real model: the mixture flow is retrained with several training budgets;
 KL(P‖q̂) = KL(ρ_N‖q) is plotted against max_n ε_n² with the fitted log-log slope.
 
-Cases: one per training run: ``mixture``, one per toy (``moons``), and one per retrained budget
-fraction (``budget=0.02``, ...); the reduction assembles the sweep, taking the fraction-1 point
-from the ``mixture`` case's diagnostics.
+Cases: one per training run: ``mixture``, one per toy (``moons``, ...), and one per retrained
+budget fraction (``budget=0.02``, ...); the reduction assembles the sweep, taking the fraction-1
+point from the ``mixture`` case's diagnostics.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -28,7 +34,7 @@ from scipy.stats import gaussian_kde
 
 from experiments._api import Check, checkpoint_path, ratio_check
 from experiments._cases import Case, run_cases
-from experiments._density_rows import entropy_row, mass_row, refinement_row
+from experiments._density_rows import entropy_row, mass_row, monotone_row, refinement_row
 from experiments._plotting import (
     BOUND_STYLE,
     WIDTH,
@@ -53,6 +59,7 @@ from theory.flow import (
     w2_emd,
     w2_null_band,
 )
+from theory.flow._data import TOYS
 
 CLAIMS = ("C8", "C9")
 TITLE = "Neural JKO flow on 2-D mixture/toy data: KL, NLL, sample W2, inversion, KL vs max ε²"
@@ -60,19 +67,13 @@ TITLE = "Neural JKO flow on 2-D mixture/toy data: KL, NLL, sample W2, inversion,
 STOCHASTIC = True
 
 
-#: JKO-iFlow's 2-D setting: 8 blocks, γ_n = 0.25·1.4^(n-1); trained as the stall study
-#: recommends (benchmark ``neural_stall``, docs/numerics.md §6.6): the iterations front-loaded on
-#: the early blocks, a tanh field, batch 500, 10^5 training points.
-FLOW = FlowConfig(n_blocks=8, schedule="geometric", gamma=0.25, ratio=1.4, activation="tanh",
-                  block_iters=(2000, 2000, 2000, 1000, 400, 200, 200, 200), batch=500,
-                  n_train=100000, eval_steps=6)
-
-
-#: The toys without density (two moons: thin data, noise 0.05) keep the previous training: with
-#: FLOW's schedule the moons NLL rose after block 2 (1.40 → 7.35 nats, generated W2 1.65 against
-#: 0.31; run of 2026-11-30), so the stall-study recipe is specific to data with a smooth density.
-TOY_FLOW = FlowConfig(n_blocks=8, schedule="geometric", gamma=0.25, ratio=1.4, iters=300,
-                      batch=400, n_train=20000, eval_steps=6)
+#: The one recipe for every 2-D data set (docs/numerics.md §6.11): JKO-iFlow's 2-D schedule
+#: (8 blocks, γ_n = 0.25·1.4^(n-1)) and the library's defaults for everything else, including
+#: the step control in training (§6.10) and the per-block acceptance on held-out data (§6.11).
+#: It replaces the two per-data recipes of earlier versions (a tanh stall-study recipe for the
+#: ring and a softplus one for the toys without density): the tanh recipe exploited its 3-step
+#: quadrature on thin data (moons NLL −20 nats at 3 steps, +11 at 24), see README finding 11.
+FLOW = FlowConfig(d=2, n_blocks=8, schedule="geometric", gamma=0.25, ratio=1.4)
 
 
 def scaled_budget(flow: FlowConfig, frac: float) -> FlowConfig:
@@ -97,10 +98,9 @@ class Config:
     """
 
     flow: FlowConfig = field(default_factory=lambda: FLOW)
-    toy_flow: FlowConfig = field(default_factory=lambda: TOY_FLOW)
-    toys: tuple[str, ...] = ("moons",)
+    toys: tuple[str, ...] = TOYS
     budgets: tuple[float, ...] = (0.02, 0.06, 0.2)
-    n_eval: int = 8000
+    n_eval: int = 20000
     n_residual: int = 2000
     n_w2: int = 1500
     w2_reps: int = 5
@@ -111,15 +111,11 @@ class Config:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        for name in ("flow", "toy_flow"):
-            object.__setattr__(self, name, replace(getattr(self, name), seed=self.seed,
-                                                   device=self.device))
+        object.__setattr__(self, "flow", replace(self.flow, seed=self.seed, device=self.device))
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(flow=replace(FLOW, n_blocks=3, block_iters=(60, 40, 20), batch=128,
-                                n_train=3000),
-                   toy_flow=replace(TOY_FLOW, n_blocks=3, iters=40, batch=128, n_train=3000),
+        return cls(flow=replace(FLOW, n_blocks=3, iters=40, batch=128, n_train=3000),
                    budgets=(0.25,), n_eval=1000, n_residual=300, n_w2=400, w2_reps=3, n_show=200,
                    n_grid=100, n_mass=2000)
 
@@ -131,8 +127,10 @@ class Config:
 def _validity(flow, data, cfg: Config) -> dict:
     """Step refinement of the held-out NLL (with the same-sample KL) and the grid mass of q̂.
 
-    Fresh held-out data (seed + 7); log p exact (the mixture) or by quadrature (the toys,
-    :meth:`~theory.flow.Toy2D.log_density`); the box is [−L, L]², L = ⌈max|x|⌉ + 1.
+    Fresh test data (seed + 7), never seen by the training or its acceptance test; log p exact
+    (the mixture) or by quadrature (the toys, :meth:`~theory.flow.Toy2D.log_density`), so that
+    the data's entropy H = −mean log p on the same points turns the NLL into a KL; the box is
+    [−L, L]², L = ⌈max|x|⌉ + 1.
     """
     xh = data.sample(cfg.n_eval, np.random.default_rng(cfg.seed + 7))
     if data.has_density:
@@ -141,6 +139,8 @@ def _validity(flow, data, cfg: Config) -> dict:
         log_p = data.log_density(xh)
     lim = float(np.ceil(np.abs(xh).max())) + 1.0
     return {"refinement": nll_refinement(flow, xh, log_p=log_p).as_dict(),
+            "entropy": float(-log_p.mean()),
+            "entropy_se": float(log_p.std(ddof=1) / np.sqrt(log_p.size)),
             "grid_mass": grid_mass(flow, (-lim, lim), n_grid=cfg.n_grid,
                                    n_samples=cfg.n_mass, seed=cfg.seed + 8).as_dict(),
             "block_steps": [int(b.steps) for b in flow.blocks]}
@@ -148,8 +148,10 @@ def _validity(flow, data, cfg: Config) -> dict:
 
 def _dataset(name: str, data, cfg: Config, fc: FlowConfig) -> dict:
     dev = fc.device
+    t0 = time.perf_counter()
     tr = train_flow(fc, data, n_eval=cfg.n_eval, n_residual=cfg.n_residual,
                     checkpoint=checkpoint_path(name))
+    wall = time.perf_counter() - t0
     flow = tr.flow.evaluation_copy()
     rng = np.random.default_rng(cfg.seed + 5)
     x = torch.as_tensor(data.sample(cfg.n_w2, rng), device=dev)
@@ -179,7 +181,9 @@ def _dataset(name: str, data, cfg: Config, fc: FlowConfig) -> dict:
            "w2_null_q": band_q, "w2_gen": w2_gen, "w2_null_data": band_data, "nll": nll,
            "inv_err_chain": float(((back - xt) ** 2).sum(1).mean().sqrt()),
            "has_density": bool(data.has_density), **_validity(flow, data, cfg),
-           "step_checks": tr.step_checks}
+           "step_checks": tr.step_checks, "acceptance": tr.acceptance,
+           "accepted_blocks": tr.accepted_blocks, "train_s": float(sum(tr.train_times)),
+           "wall_s": wall}
     if data.has_density:
         xk = torch.as_tensor(data.sample(cfg.n_eval, rng), device=dev)
         out["kl_final"] = flow_kl(flow, data, xk)
@@ -227,7 +231,7 @@ def cases(config: Config) -> list[Case]:
     The sweep's fraction 1 is the main run (no case of its own).
     """
     out = [Case("mixture", {"dataset": "mixture"}, _train_cost(config.flow, config))]
-    out += [Case(t, {"dataset": t}, _train_cost(config.toy_flow, config)) for t in config.toys]
+    out += [Case(t, {"dataset": t}, _train_cost(config.flow, config)) for t in config.toys]
     fracs = dict.fromkeys(f for f in config.budgets if f != 1.0)  # distinct keys
     out += [Case(_run_key(f), {"budget": f}, _train_cost(scaled_budget(config.flow, f), config))
             for f in fracs]
@@ -240,7 +244,7 @@ def run_case(config: Config, case: Case) -> dict:
         name = case.params["dataset"]
         if name == "mixture":
             return _dataset(name, _mixture(), config, config.flow)
-        return _dataset(name, Toy2D(name), config, config.toy_flow)
+        return _dataset(name, Toy2D(name), config, config.flow)
     fc = scaled_budget(config.flow, case.params["budget"])
     tr = train_flow(fc, _mixture(), n_eval=config.n_eval, n_residual=config.n_residual,
                     checkpoint=checkpoint_path(f"mixture.iters{total_iters(fc)}"))
@@ -263,7 +267,8 @@ def run(config: Config) -> dict:
 
 #: Figure names of the datasets.
 PLAIN = {"mixture": "ring of 8 Gaussians", "moons": "two moons", "checkerboard": "checkerboard",
-         "rose": "rose curve"}
+         "rose": "rose curve", "circles": "circles", "swissroll": "swiss roll",
+         "2spirals": "two spirals", "pinwheel": "pinwheel"}
 
 
 def _density(ax, pts, lim: float, title: str, cmap: str = "Blues") -> np.ndarray:
@@ -377,21 +382,76 @@ def _sweep_panels(ax_eps, ax_budget, sw: dict, c_last: float) -> None:
     legend_outside(ax, where="below", ncol=1)
 
 
+def _toy_row(axes, r: dict, name: str) -> None:
+    """A toy: data and generated densities, KL per block at S and 4S, refinement error."""
+    nb = len(r["diagnostics"])
+    fwd, gen = r["fwd_points"], r["gen_points"]
+    lim = float(np.ceil(max(np.abs(np.asarray(p)).max() for p in (fwd[0], gen[0]))))
+    data = _density(axes[0], fwd[0], lim, f"{name}: data ρ₀\n({len(fwd[0])} points, KDE)")
+    _density(axes[1], gen[0], lim, f"generated q̂\n(noise through {nb} inverses)", cmap="Oranges")
+    g = np.linspace(-lim, lim, data.shape[0])
+    axes[1].contour(g, g, data, levels=4, colors="C0", linewidths=0.7)
+    ref = r["refinement"]
+    n = np.arange(1, nb + 1)
+    kl, se = np.asarray(ref["kl"]), np.asarray(ref["kl_se"])
+    k = ref["factors"][-1] // ref["factors"][0]
+    ax = axes[2]
+    ax.errorbar(n, kl[0], yerr=2 * se[0], fmt="o-", color="C0", label="at S (reporting count)")
+    ax.errorbar(n, kl[-1], yerr=2 * se[-1], fmt="s--", color="C3", label=f"at {k}S")
+    ids = [a["block"] for a in r["acceptance"] if a.get("identity")]
+    if ids:
+        ax.plot(ids, kl[-1][np.array(ids) - 1], "kx", ms=9, label="identity (rejected block)")
+    ax.axhline(0.0, color="gray", lw=0.8)
+    ax.set_yscale("symlog", linthresh=1e-2)
+    ax.set(xlabel="block n", ylabel="NLL_n − H(p) = KL̂(P‖q̂_n) (nats)",
+           title=f"held-out KL per block (±2 SE)\nH(p) = {r['entropy']:.3f} nats; "
+                 f"final KL {kl[-1][-1]:.3g}")
+    legend_outside(ax, where="below", ncol=1)
+    ax = axes[3]
+    err = np.maximum(np.asarray(ref["error"]), 1e-12)
+    ax.semilogy(n, err, "o-", color="C4", label=f"|NLL_n(S) − NLL_n({k}S)|")
+    ax.semilogy(n, ref["tolerance"], **BOUND_STYLE, label="tolerance max(0.02, SE)")
+    ax.set(xlabel="block n", ylabel="refinement error (nats)",
+           title=f"step convergence (S = {sorted(set(ref['base_steps']))} steps)\n"
+                 f"trained in {r['train_s']:.0f} s")
+    legend_outside(ax, where="below", ncol=1)
+
+
 def plot(results: dict, path) -> None:
     ds = results["datasets"]
-    fig = plt.figure(figsize=(WIDTH, 6.6 * len(ds) + 3.6))
+    toys = [k for k in ds if k != "mixture"]
+    heights = [6.6] + [3.4] * len(toys) + [3.6]
+    fig = plt.figure(figsize=(WIDTH, sum(heights)))
     # one sub-figure per data set and one for the sweep: each lays out its own columns
-    subs = fig.subfigures(len(ds) + 1, 1, height_ratios=[6.6] * len(ds) + [3.6])
-    for sub, (key, r) in zip(subs, ds.items(), strict=False):
-        name = PLAIN.get(key, key)
-        axes = sub.subplots(2, 4, height_ratios=[3.0, 3.6])
-        _density_row(axes[0], r, name)
-        _metric_row(axes[1], r, name)
+    subs = fig.subfigures(len(heights), 1, height_ratios=heights)
+    axes = subs[0].subplots(2, 4, height_ratios=[3.0, 3.6])
+    _density_row(axes[0], ds["mixture"], PLAIN["mixture"])
+    _metric_row(axes[1], ds["mixture"], PLAIN["mixture"])
+    for sub, key in zip(subs[1:-1], toys, strict=True):
+        _toy_row(sub.subplots(1, 4), ds[key], PLAIN.get(key, key))
     _sweep_panels(*subs[-1].subplots(1, 2), results["sweep"], results["C_last"])
     for ax in fig.axes:
         if ax.get_xlabel() == "block n":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     save(fig, path)
+
+
+def recipe_table(results: dict) -> str:
+    """Markdown table of the one recipe on every 2-D data set (docs/neural_recipe.md)."""
+    rows = ["| data set | held-out NLL at 4S ± SE | H(p) ± SE | KL̂ = NLL − H ± SE | "
+            "refinement error (S vs 4S) | reporting steps S | accepted blocks | "
+            "training time |", "|---|---|---|---|---|---|---|---|"]
+    for key, r in results["datasets"].items():
+        ref = r["refinement"]
+        nll, nse = ref["nll"][-1][-1], ref["nll_se"][-1][-1]
+        kl, kse = ref["kl"][-1][-1], ref["kl_se"][-1][-1]
+        acc = r["accepted_blocks"]
+        nb = len(r["diagnostics"])
+        rows.append(f"| {PLAIN.get(key, key)} | {nll:.4f} ± {nse:.4f} | "
+                    f"{r['entropy']:.4f} ± {r['entropy_se']:.4f} | {kl:.4f} ± {kse:.4f} | "
+                    f"{ref['error'][-1]:.2g} | {sorted(set(ref['base_steps']))} | "
+                    f"{len(acc)}/{nb}: {acc} | {r['train_s']:.0f} s |")
+    return "\n".join(rows) + "\n"
 
 
 #: A bound whose ratio measured/bound is below this is >10x loose: reported as vacuous.
@@ -438,7 +498,7 @@ def checks(results: dict) -> list[Check]:
     tol = 4 * float(np.hypot(se, sd))
     out.append(Check(
         "C9", "KL(P‖q̂) (fresh data through the whole flow) = KL(ρ_N‖q) (block-by-block chain)",
-        "mixture, 8 blocks", diff, tol, bool(diff <= tol), "datasets.mixture.kl_final",
+        f"mixture, {nb} blocks", diff, tol, bool(diff <= tol), "datasets.mixture.kl_final",
         "equality", f"{kf:.3g}±{se:.2g} vs {kd:.3g}±{sd:.2g}; threshold 4 combined SE; both "
         "estimates use the same RK4 log-det code (this checks the chaining of blocks and the "
         "sampling error, not the log-det: the independent slogdet check is in neural_gaussian)"))
@@ -447,4 +507,6 @@ def checks(results: dict) -> list[Check]:
         out.append(refinement_row(where, r["refinement"], f"datasets.{name}.refinement.error"))
         out.append(mass_row(where, r["grid_mass"], f"datasets.{name}.grid_mass.gap"))
         out.append(entropy_row(where, r["refinement"], f"datasets.{name}.refinement.kl"))
+        out.append(monotone_row(where, r["refinement"], r["acceptance"],
+                                f"datasets.{name}.refinement.nll"))
     return out

@@ -364,6 +364,8 @@ BAD_FIELDS = {
     "step_tol": [0.0, -1.0, NAN, True, "0.01"],
     "step_check_every": [-1, 1.5, True],
     "max_steps": [0, 2, 1.5, True],
+    "accept": ["maybe", None, 1, True],
+    "accept_se": [0.0, -1.0, NAN, True, "2"],
     "div": ["fast", None],
     "iters": [-1, 1.5, True],
     "block_iters": [(1,), (1, 1, 1, -1), 3, (1, 1, 1, 1.5)],

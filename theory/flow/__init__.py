@@ -21,9 +21,11 @@ Public names are re-exported from small private modules:
   asymmetry);
 - step convergence of densities (``_refinement``: :func:`nll_refinement` at S, 2S, 4S,
   :func:`grid_mass` of a 2-D flow; the training's step control is :func:`step_gap` in
-  ``_train``) and the exact densities and entropies of the 2-D toys (``_toy_density``).
+  ``_train``), per-block acceptance on held-out data (``_acceptance``: :func:`block_gain`)
+  and the exact densities and entropies of the 2-D toys (``_toy_density``).
 """
 
+from theory.flow._acceptance import BlockGain, block_gain, zero_block
 from theory.flow._block import Block, VelocityField
 from theory.flow._convert import to_numpy
 from theory.flow._crosscheck import discrete_logdet, importance_mass, jacobian_asymmetry
@@ -74,6 +76,7 @@ from theory.flow._train import TrainResult, step_gap, train_block, train_flow
 __all__ = [
     "Block",
     "BlockDiagnostics",
+    "BlockGain",
     "Circle",
     "Empirical",
     "EvalState",
@@ -92,6 +95,7 @@ __all__ = [
     "as_potential",
     "authors_residual",
     "batch_jacobian",
+    "block_gain",
     "block_loss_on_points",
     "discrete_logdet",
     "divergence",
@@ -128,4 +132,5 @@ __all__ = [
     "w2_emd",
     "w2_null_band",
     "w2_sq_debiased",
+    "zero_block",
 ]

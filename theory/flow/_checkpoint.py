@@ -3,7 +3,8 @@
 A training checkpoint holds a content fingerprint of everything that determines the result (a
 sha256 over the :class:`~theory.flow.FlowConfig`, the settings, and the bytes, dtype and shape of
 the actual training and held-out arrays), the number of finished blocks, their weights, loss
-histories, diagnostics and step counts (the training's step control may have raised them).
+histories, diagnostics, step counts (the training's step control may have raised them) and
+per-block acceptance records.
 Resuming from it gives a result identical to an uninterrupted run, for
 any data (a law or a user's array). A file at the checkpoint path that is not a checkpoint with
 the run's fingerprint (another run's checkpoint, a saved flow, an unreadable file) is refused
@@ -36,7 +37,7 @@ __all__ = ["config_from_dict", "config_to_dict", "fingerprint", "load_checkpoint
            "save_checkpoint", "save_flow"]
 
 #: Format tags of the two kinds of file.
-CHECKPOINT_FORMAT = "theory.flow.checkpoint/3"
+CHECKPOINT_FORMAT = "theory.flow.checkpoint/4"
 FLOW_FORMAT = "theory.flow.JKOFlow/1"
 
 
@@ -138,8 +139,9 @@ def load_checkpoint(path: str | Path | None, fp: str) -> dict[str, Any] | None:
 
 
 def save_checkpoint(path: str | Path, fp: str, flow: JKOFlow, history: list[list[dict]],
-                    diagnostics: list[dict], step_checks: list[list[dict]] | None = None) -> None:
-    """Write blocks (CPU weights, step counts), histories, diagnostics, step checks to ``path``.
+                    diagnostics: list[dict], step_checks: list[list[dict]] | None = None,
+                    acceptance: list[dict] | None = None) -> None:
+    """Write blocks, step counts, histories, diagnostics, step checks, acceptance to ``path``.
 
     Atomic (:func:`theory.io.atomic_path`).
     """
@@ -147,6 +149,7 @@ def save_checkpoint(path: str | Path, fp: str, flow: JKOFlow, history: list[list
     payload = {"format": CHECKPOINT_FORMAT, "fingerprint": fp, "n_done": len(flow),
                "history": _plain(history), "diagnostics": _plain(diagnostics),
                "step_checks": _plain(checks),
+               "acceptance": _plain(acceptance or []),
                "blocks": [_cpu_state(b) for b in flow.blocks],
                "steps": [int(b.steps) for b in flow.blocks]}
     with atomic_path(path) as tmp:

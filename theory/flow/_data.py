@@ -8,8 +8,9 @@ naming ``x`` unless it is a finite (n, d) tensor with n >= 1.
 
 - :class:`Gaussian`, :class:`GaussianMixture` (exact density);
 - :func:`ring_mixture` (a 2-D mixture toy with exact density);
-- :class:`Toy2D` (two moons, checkerboard, rose curve: drawn procedurally; no torch density, but
-  an exact numpy :meth:`Toy2D.log_density` by quadrature and its entropy);
+- :class:`Toy2D` (two moons, checkerboard, rose curve and the FFJORD toys circles, swissroll,
+  2spirals, plus our own pinwheel: drawn procedurally; no torch density, but an exact numpy
+  :meth:`Toy2D.log_density` by closed form or quadrature and its entropy);
 - :class:`Circle`, :class:`Segment` (data without density) and :func:`ou_smooth` of a finite
   atom set, whose smoothed law :math:`\mathrm{Law}(e^{-\delta}X+\sqrt{1-e^{-2\delta}}Z)` is an
   exact Gaussian mixture (docs/numerics.md §2.5, docs/theory.md R6);
@@ -55,7 +56,10 @@ __all__ = [
     "std_normal_log_prob",
 ]
 
-TOYS = ("moons", "checkerboard", "rose")
+TOYS = ("moons", "checkerboard", "rose", "circles", "swissroll", "2spirals", "pinwheel")
+#: Each toy's default noise σ (``Toy2D(name).noise``); FFJORD's values for its toys.
+_TOY_NOISE = {"moons": 0.05, "checkerboard": 0.05, "rose": 0.05, "circles": 0.24,
+              "swissroll": 0.2, "2spirals": 0.1, "pinwheel": 0.2}
 
 
 def std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -205,7 +209,30 @@ def ring_mixture(k: int = 8, radius: float = 3.0, std: float = 0.5) -> GaussianM
 
 @dataclass(frozen=True)
 class Toy2D:
-    """Procedural 2-D toys: moons, checkerboard, rose.
+    r"""Procedural 2-D toys (one of :data:`TOYS`), each a noise-free law plus N(0, σ²I).
+
+    The noise-free laws (formulas and quadratures in :mod:`theory.flow._toy_density`):
+
+    - ``"moons"``: two half circles of radius 2 (probability 1/2 each, uniform angle);
+    - ``"checkerboard"``: uniform on 8 squares of side 1.5 in [−3, 3]²;
+    - ``"rose"``: the rose :math:`r = 3\cos 2\theta`, θ uniform;
+    - ``"circles"``: FFJORD's (sklearn ``make_circles(factor=0.5)`` scaled by 3): radius 3 or 1.5
+      (probability 1/2 each, i.i.d.), uniform angle (sklearn spaces the angles evenly and splits
+      exactly in halves: this is the i.i.d. law they sample);
+    - ``"swissroll"``: FFJORD's (sklearn ``make_swiss_roll`` coordinates 0, 2, divided by 5):
+      :math:`(t\cos t, t\sin t)/5`, :math:`t = 1.5\pi(1+2U)`;
+    - ``"2spirals"``: FFJORD's: :math:`n = 3\pi\sqrt U`, arm 1
+      :math:`(-n\cos n + U_1/2, n\sin n + U_2/2)/3`, arm 2 its negation (probability 1/2 each,
+      i.i.d.; FFJORD negates the same draws for the second half of a batch);
+    - ``"pinwheel"``: OUR curve law in the spirit of FFJORD's, not FFJORD's generator (its
+      entropy is not FFJORD's): arm k ∈ {0..4} uniform, :math:`s\sim N(1, 0.3^2)`, point
+      :math:`2s(\cos(2\pi k/5 + e^s/4), \sin(2\pi k/5 + e^s/4))`.
+
+    ``noise`` (σ >= 0, data units) is the std of the isotropic Gaussian added last; ``None`` (the
+    default) means the toy's own default, resolved at construction so that ``Toy2D(name).noise``
+    is a number: 0.05 for moons, checkerboard and rose, 0.24 for circles (FFJORD's
+    0.08 × 3), 0.2 for swissroll (1.0 / 5) and pinwheel, 0.1 for 2spirals. Sampling accepts any
+    σ >= 0; :meth:`log_density` and :meth:`entropy` need σ >= 0.02 (``ValueError``).
 
     ``has_density`` is False (no torch ``log_prob``: training computes no KL or residual for
     them), but :meth:`log_density` gives the exact density by closed form or quadrature and
@@ -213,18 +240,28 @@ class Toy2D:
     """
 
     name: str
-    noise: float = 0.05
+    noise: float | None = None
     has_density: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        """Validate and convert the fields (``ValueError`` naming a bad one)."""
+        """Validate the fields and resolve ``noise=None`` (``ValueError`` naming a bad one)."""
         check_choice(self.name, "name", TOYS)
-        check_nonneg_scalar(self.noise, "noise")
+        if self.noise is None:
+            object.__setattr__(self, "noise", _TOY_NOISE[self.name])
+        else:
+            check_nonneg_scalar(self.noise, "noise")
 
     d = 2
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        """Return (n, 2) samples, scaled to roughly unit-to-3 spread around the origin."""
+        """Return (n, 2) samples (float64) of the toy's law, noise included (see the class).
+
+        At their default noise all toys but the pinwheel lie essentially in [−4, 4]²; the
+        pinwheel's radius 2|s| exceeds 4 with probability 4e-4. The draws from ``rng`` are, in
+        order: moons t, branch; checkerboard x1, x2, column; rose θ; circles radius choice,
+        angle; swissroll U; 2spirals U, jitter (n, 2), arm; pinwheel arm, s; then the (n, 2)
+        noise.
+        """
         n, rng = check_int(n, "n", minimum=1), _rng(rng)
         if self.name == "moons":
             t = np.pi * rng.random(n)
@@ -237,10 +274,27 @@ class Toy2D:
             x2 = rng.random(n) - rng.integers(0, 2, n) * 2.0
             x2 = x2 + (np.floor(x1) % 2)
             pts = 1.5 * np.stack([x1, x2], 1)
-        else:  # rose curve r = cos(2θ) -> four petals, scaled to radius 3
+        elif self.name == "rose":  # rose curve r = cos(2θ) -> four petals, scaled to radius 3
             th = 2.0 * np.pi * rng.random(n)
             r = 3.0 * np.cos(2.0 * th)
             pts = np.stack([r * np.cos(th), r * np.sin(th)], 1)
+        elif self.name == "circles":  # radius 3 or 1.5 with probability 1/2, uniform angle
+            r = np.where(rng.random(n) < 0.5, 3.0, 1.5)
+            th = 2.0 * np.pi * rng.random(n)
+            pts = r[:, None] * np.stack([np.cos(th), np.sin(th)], 1)
+        elif self.name == "swissroll":
+            t = 1.5 * np.pi * (1.0 + 2.0 * rng.random(n))
+            pts = np.stack([t * np.cos(t), t * np.sin(t)], 1) / 5.0
+        elif self.name == "2spirals":
+            m = np.sqrt(rng.random(n)) * 3.0 * np.pi
+            jitter = 0.5 * rng.random((n, 2))
+            arm = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+            pts = arm[:, None] * (np.stack([-m * np.cos(m), m * np.sin(m)], 1) + jitter) / 3.0
+        else:  # pinwheel: 5 arms, s ~ N(1, 0.3²), angle 2πk/5 + e^s/4, radius 2s
+            k = rng.integers(0, 5, n)
+            s = 1.0 + 0.3 * rng.standard_normal(n)
+            a = 2.0 * np.pi * k / 5.0 + 0.25 * np.exp(s)
+            pts = 2.0 * s[:, None] * np.stack([np.cos(a), np.sin(a)], 1)
         return pts + self.noise * rng.standard_normal((n, 2))
 
     def log_density(self, x: ArrayLike) -> NDArray[np.float64]:

@@ -29,9 +29,11 @@ from theory.flow._data import std_normal_log_prob
 from theory.flow._ode import DIVERGENCES
 from theory.validate import check_choice, check_int, check_nonneg_scalar, check_positive_scalar
 
-__all__ = ["SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block", "report_steps"]
+__all__ = ["ACCEPT", "SCHEDULES", "FlowConfig", "JKOFlow", "gamma_schedule", "make_block",
+           "report_steps"]
 
 SCHEDULES = ("constant", "geometric")
+ACCEPT = ("retrain", "reject", "off")  # per-block acceptance policies (FlowConfig.accept)
 
 
 def gamma_schedule(kind: str, n_blocks: int, gamma: float, ratio: float = 1.4,
@@ -141,6 +143,12 @@ class FlowConfig:
         step_check_every: iterations between two step checks (0 turns the control off: the
             block keeps ``steps``, as JKO-iFlow does).
         max_steps: the largest step count the control may choose.
+        accept: per-block acceptance (docs/numerics.md §6.11, :func:`~theory.flow.block_gain`):
+            block n's held-out JKO objective must beat the identity's by > ``accept_se`` SE
+            (at twice its reporting count). ``"retrain"``: retrain a failing block once from
+            the identity, then replace it by the identity (v ≡ 0); ``"reject"``: replace it
+            at once; ``"off"``: keep every block (JKO-iFlow).
+        accept_se: the acceptance threshold in SEs (> 0).
         div: divergence, ``"exact"`` (carried through the MLP, one backward in training),
             ``"autograd"`` (d autograd passes, the oracle) or ``"hutchinson"``.
         iters: Adam iterations per block.
@@ -183,6 +191,8 @@ class FlowConfig:
     step_tol: float = 0.0025
     step_check_every: int = 50
     max_steps: int = 48
+    accept: str = "retrain"
+    accept_se: float = 2.0
     div: str = "exact"
     iters: int = 500
     block_iters: tuple[int, ...] | None = None
@@ -223,9 +233,10 @@ class FlowConfig:
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.activation, "activation", ACTIVATIONS)
         check_choice(self.div, "div", DIVERGENCES)
+        check_choice(self.accept, "accept", ACCEPT)
         check_choice(self.dtype, "dtype", ("float32", "float64"))
         for name in ("gamma", "ratio", "lr", "grad_clip", "lr_min_frac", "softplus_beta",
-                     "lr_decay", "warm_scale", "step_tol"):
+                     "lr_decay", "warm_scale", "step_tol", "accept_se"):
             v = getattr(self, name)
             if not isinstance(v, numbers.Real):
                 raise ValueError(f"{name} must be a finite number, got {v!r}")

@@ -97,6 +97,10 @@ class StepRefinement:
             :math:`\frac1m\sum_i[\log p(x_i) - \log\hat q_n(x_i)]` of KL(P‖q̂_n) and its SE.
             Unlike the k3 estimator it can be negative, which is what exposes a "density"
             that does not integrate to 1.
+        dnll_se ((len(steps), N) array or None): standard error of the paired per-point change
+            :math:`\mathrm{NLL}_n - \mathrm{NLL}_{n-1}` (n = 1: against the zero-block model
+            q = N(0, I) itself); 0 where block n is the identity.
+        nll0 (float or None): the NLL of the zero-block model q = N(0, I) on the same points.
     """
 
     steps: tuple[int, ...]
@@ -105,6 +109,8 @@ class StepRefinement:
     nll_se: np.ndarray
     kl: np.ndarray | None = None
     kl_se: np.ndarray | None = None
+    dnll_se: np.ndarray | None = None
+    nll0: float | None = None
 
     @property
     def error(self) -> np.ndarray:
@@ -163,6 +169,10 @@ class StepRefinement:
                "richardson": [None if e is None else float(e) for e in est]}
         if self.kl is not None:
             out["kl"], out["kl_se"] = self.kl.tolist(), self.kl_se.tolist()
+        if self.dnll_se is not None:
+            out["dnll_se"] = self.dnll_se.tolist()
+        if self.nll0 is not None:
+            out["nll0"] = float(self.nll0)
         return out
 
 
@@ -203,10 +213,12 @@ def nll_refinement(flow, x, *, factors: tuple[int, ...] = (1, 2, 4), steps: int 
             raise ValueError(f"log_p must be a finite ({m},) array, got shape {lp.shape}")
     nll = np.empty((len(ks), len(f64)))
     se = np.empty_like(nll)
+    dse = np.empty_like(nll)
     kl, kl_se = (np.empty_like(nll), np.empty_like(nll)) if lp is not None else (None, None)
     with torch.no_grad():
         for i, k in enumerate(ks):
             y, ell = x0, torch.zeros(m, dtype=torch.float64, device=x0.device)
+            prev = to_numpy(std_normal_log_prob(x0))
             for b, blk in enumerate(f64.blocks):
                 y, l_b = blk(y, steps=k * base[b])
                 ell = ell + l_b
@@ -216,10 +228,13 @@ def nll_refinement(flow, x, *, factors: tuple[int, ...] = (1, 2, 4), steps: int 
                                      f"{k * base[b]} steps (a diverged flow)")
                 nll[i, b] = -lq.mean()
                 se[i, b] = lq.std(ddof=1) / math.sqrt(m)
+                dse[i, b] = (lq - prev).std(ddof=1) / math.sqrt(m)
+                prev = lq
                 if lp is not None:
                     h = lp - lq
                     kl[i, b], kl_se[i, b] = h.mean(), h.std(ddof=1) / math.sqrt(m)
-    return StepRefinement(ks, tuple(base), nll, se, kl, kl_se)
+    nll0 = -float(to_numpy(std_normal_log_prob(x0)).mean())
+    return StepRefinement(ks, tuple(base), nll, se, kl, kl_se, dse, nll0)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from theory.flow._acceptance import block_gain, zero_block
 from theory.flow._block import Block, check_points
 from theory.flow._checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from theory.flow._convert import to_numpy
@@ -177,6 +178,10 @@ class TrainResult:
         step_checks: per block, the training's step checks (:func:`train_block` ``step_log``:
             iteration, step count, gap in nats, within tolerance); empty lists with the control
             off.
+        acceptance: per block, its held-out gain over the identity map
+            (:meth:`BlockGain.as_dict <theory.flow.BlockGain.as_dict>`: gain ± SE at 2S and S
+            steps, NLL change, accepted, attempts, replaced by the identity); empty with
+            ``cfg.accept == "off"``.
     """
 
     flow: JKOFlow
@@ -185,6 +190,27 @@ class TrainResult:
     train_times: list[float] = field(default_factory=list)
     final_state: EvalState | None = None
     step_checks: list[list[dict]] = field(default_factory=list)
+    acceptance: list[dict] = field(default_factory=list)
+
+    @property
+    def accepted_blocks(self) -> list[int]:
+        """Blocks (numbered from 1) that are not the identity: all of them with acceptance off."""
+        if not self.acceptance:
+            return list(range(1, len(self.flow) + 1))
+        return [a["block"] for a in self.acceptance if not a["identity"]]
+
+
+def _restart_block(cfg: FlowConfig, prev: Block | None, k: int) -> Block:
+    """A retraining start for block k: ``prev``'s features at the identity map (or a fresh one)."""
+    if prev is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_block_seed(cfg, k))
+            block = make_block(cfg).to(dtype=cfg.torch_dtype, device=cfg.device)
+    else:
+        block = copy.deepcopy(prev)
+    steps = block.steps
+    zero_block(block).steps = steps
+    return block
 
 
 def _next_block(cfg: FlowConfig, prev: Block | None) -> Block:
@@ -245,17 +271,30 @@ def _checked_samples(x, what: str, d: int) -> np.ndarray:
     return a
 
 
-#: Default held-out rows: a law draws this many; a user's array of m rows holds out
-#: ``min(N_EVAL, m // 5)`` (20%, so arrays of >= 5 * N_EVAL rows hold out exactly N_EVAL), at
-#: least :data:`MIN_EVAL`.
+#: Default held-out rows of a user's array of m rows: ``min(N_EVAL, m // 5)`` (20%, so arrays
+#: of >= 5 * N_EVAL rows hold out exactly N_EVAL), at least :data:`MIN_EVAL`.
 N_EVAL = 4000
+#: Default held-out draws of a law (free to draw): the per-block acceptance test must resolve
+#: the late blocks' gains of a few 1e-3 nats, whose per-point SD is ~0.1 nats (§6.11).
+N_EVAL_LAW = 20000
 #: Fewest held-out rows: the diagnostics' standard errors need two points.
 MIN_EVAL = 2
 
 
-def _training_data(cfg: FlowConfig, data,
-                   n_eval: int | None) -> tuple[np.ndarray, np.ndarray, Any, int]:
-    """``(x_train, x_eval, law, n_eval)``: samples of a law, or a disjoint split of an array."""
+def _training_data(cfg: FlowConfig, data, n_eval: int | None,
+                   held_out=None) -> tuple[np.ndarray, np.ndarray, Any, int]:
+    """``(x_train, x_eval, law, n_eval)``: samples of a law, or a disjoint split of an array.
+
+    A given ``held_out`` array is the evaluation set; then nothing is held out of ``data``.
+    """
+    if held_out is not None:
+        if n_eval is not None:
+            raise ValueError("pass n_eval or held_out, not both (held_out fixes n_eval)")
+        x_eval = _checked_samples(held_out, "held-out", cfg.d)
+        if x_eval.shape[0] < MIN_EVAL:
+            raise ValueError(f"held_out must have at least {MIN_EVAL} rows, got "
+                             f"{x_eval.shape[0]}")
+        n_eval = x_eval.shape[0]
     if isinstance(data, (list, tuple)) or hasattr(data, "__array__") \
             or not hasattr(data, "sample"):  # arrays, tensors, data frames: a user's samples
         try:
@@ -265,6 +304,10 @@ def _training_data(cfg: FlowConfig, data,
     if isinstance(data, Empirical):
         if data.d != cfg.d:
             raise ValueError(f"data has d={data.d} columns but cfg.d={cfg.d}")
+        if held_out is not None:
+            x_train = data.samples[np.random.default_rng(data.seed).permutation(data.n)]
+            return (_checked_samples(x_train[:cfg.n_train], "training", cfg.d), x_eval, data,
+                    n_eval)
         if n_eval is None:
             n_eval = max(MIN_EVAL, min(N_EVAL, data.n // 5))
             if data.n < n_eval + 1:
@@ -274,9 +317,10 @@ def _training_data(cfg: FlowConfig, data,
         x_eval, x_train = data.split(n_eval)
         x_train = x_train[:cfg.n_train]
     else:
-        n_eval = N_EVAL if n_eval is None else n_eval
+        n_eval = N_EVAL_LAW if n_eval is None else n_eval
         x_train = data.sample(cfg.n_train, np.random.default_rng(cfg.seed))
-        x_eval = data.sample(n_eval, np.random.default_rng(cfg.seed + 1))
+        if held_out is None:
+            x_eval = data.sample(n_eval, np.random.default_rng(cfg.seed + 1))
     return (_checked_samples(x_train, "training", cfg.d),
             _checked_samples(x_eval, "held-out", cfg.d), data, n_eval)
 
@@ -291,21 +335,60 @@ def _training_tensor(x: np.ndarray, cfg: FlowConfig) -> torch.Tensor:
     return t
 
 
-def train_flow(cfg: FlowConfig, data, *, n_eval: int | None = None, n_residual: int = 2000,
+def _train_accepted(block: Block, warm: Block | None, x_train: torch.Tensor,
+                    x_held: torch.Tensor, cfg: FlowConfig, k: int, gam: float,
+                    potential: Potential, show_progress: bool
+                    ) -> tuple[Block, list[dict], list[dict], dict | None]:
+    """Train block k, test it on the held-out points of ρ_{k} (``cfg.accept``), retrain/reject.
+
+    Returns ``(block, history, step checks, acceptance record or None)``; after a retrain the
+    history and step checks hold both attempts (each entry then carries ``attempt``). A block
+    rejected after its attempts comes back as the identity (:func:`zero_block`).
+    """
+    attempts = 2 if cfg.accept == "retrain" else 1
+    hist_all, checks_all = [], []
+    gain = None
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            block = _restart_block(cfg, warm, k)
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + k + 100003 * (attempt - 1))
+        checks: list[dict] = []
+        hist = train_block(block, x_train, cfg, gamma=gam, generator=gen, potential=potential,
+                           desc=f"block {k + 1}" + (f" (retrain {attempt})" if attempt > 1
+                                                    else ""),
+                           lr=cfg.block_lr(k), iters=cfg.iters_of(k),
+                           show_progress=show_progress, step_log=checks)
+        hist_all += [{**h, "attempt": attempt} for h in hist]
+        checks_all += [{**c, "attempt": attempt} for c in checks]
+        if cfg.accept == "off":
+            return block, hist, checks, None
+        b64 = copy.deepcopy(block).to(torch.float64)
+        gain = block_gain(b64, x_held, gamma=gam, potential=potential,
+                          steps=report_steps(block, cfg), index=k + 1,
+                          threshold=cfg.accept_se, attempts=attempt)
+        if gain.accepted:
+            return (block, hist, checks, gain.as_dict()) if attempt == 1 else \
+                (block, hist_all, checks_all, gain.as_dict())
+    zero_block(block)
+    return block, hist_all, checks_all, {**gain.as_dict(), "identity": True}
+
+
+def train_flow(cfg: FlowConfig, data, *, n_eval: int | None = None, held_out=None,
+               n_residual: int = 2000,
                authors: bool = False, kde_h: float = 0.1,
                potential: Potential = quadratic_potential,
                checkpoint: str | Path | None = None, show_progress: bool = True) -> TrainResult:
     """Train ``cfg.n_blocks`` blocks one at a time on samples of ``data`` (seeded, resumable).
 
     Data: a law draws ``cfg.n_train`` training points (seed ``cfg.seed``) and ``n_eval``
-    independent held-out points (seed ``cfg.seed + 1``; default 4000). A user's own (m, d) array
-    or tensor is wrapped in :class:`~theory.flow.Empirical` (seed ``cfg.seed``; pass an
-    ``Empirical`` to choose the seed): its rows are shuffled, the first ``n_eval`` are held out
-    for the diagnostics and never trained on, and the training set is the remaining
-    m - n_eval rows, at most ``cfg.n_train`` of them (``n_train`` is a cap here, not a size).
-    The default ``n_eval`` for an array is ``max(2, min(4000, m // 5))``: 20% of the rows
-    (rounded down), capped at 4000 (so exactly 4000, as before, for m >= 20000), at least 2.
-    Data without a density gets no KL or residual diagnostics.
+    independent held-out points (seed ``cfg.seed + 1``; default 20000, :data:`N_EVAL_LAW`). A
+    user's own (m, d) array or tensor is wrapped in :class:`~theory.flow.Empirical` (seed
+    ``cfg.seed``; pass an ``Empirical`` to choose the seed): its rows are shuffled, the first
+    ``n_eval`` are held out for the diagnostics and never trained on, and the training set is the
+    remaining m - n_eval rows, at most ``cfg.n_train`` of them (``n_train`` is a cap here, not a
+    size). The default ``n_eval`` for an array is ``max(2, min(4000, m // 5))``: 20% of the rows
+    (rounded down), capped at 4000 (so exactly 4000, as before, for m >= 20000), at least 2. Data
+    without a density gets no KL or residual diagnostics.
 
     Args:
         cfg: the flow configuration.
@@ -314,6 +397,11 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int | None = None, n_residual: 
             default ``n_eval``).
         n_eval: held-out ρ_0 points for the diagnostics (int >= 2, or ``None``: the default
             above).
+        held_out ((m, d) array or None): the user's own held-out points of ρ_0 for the
+            diagnostics and the per-block acceptance test (``cfg.accept``), e.g. other images
+            than the training rows' when the rows are augmented copies; then no row of
+            ``data`` is held out and ``n_eval`` must be ``None``. With a law that has a
+            density, the diagnostics evaluate its density at these points.
         n_residual: the residual subset (the first ``n_residual`` held-out points).
         authors: also compute the authors' residual estimator (KDE h = ``kde_h``, n = n_residual).
         kde_h: KDE bandwidth (a variance) of the authors' estimator.
@@ -349,7 +437,7 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int | None = None, n_residual: 
     if not isinstance(authors, bool):
         raise ValueError(f"authors must be a bool, got {authors!r}")
     check_positive_scalar(kde_h, "kde_h")
-    x_np, x_eval, data, n_eval = _training_data(cfg, data, n_eval)
+    x_np, x_eval, data, n_eval = _training_data(cfg, data, n_eval, held_out)
     x_train = _training_tensor(x_np, cfg)
     dens = data if getattr(data, "has_density", False) else None
     state = EvalState.start(x_eval, dens, min(n_residual, n_eval), cfg.device)
@@ -358,34 +446,36 @@ def train_flow(cfg: FlowConfig, data, *, n_eval: int | None = None, n_residual: 
                      {"train": x_np, "eval": x_eval})
     saved = load_checkpoint(checkpoint, fp)
     res = TrainResult(JKOFlow(config=cfg))
-    block = None
+    warm = None  # the last block that is not the identity: the next block's warm start
     for k, gam in enumerate(cfg.gamma_list()):
         t0 = time.perf_counter()
         with _seeded_global_rng(cfg, k):
-            block = _next_block(cfg, block)
+            block = _next_block(cfg, warm)
             if saved is not None and k < saved["n_done"]:
                 block.load_state_dict(saved["blocks"][k])
                 block.steps = int(saved["steps"][k])
                 hist, checks = saved["history"][k], saved["step_checks"][k]
+                gain = saved["acceptance"][k] if saved["acceptance"] else None
             else:
-                gen = torch.Generator().manual_seed(cfg.seed * 7919 + k)
-                checks = []
-                hist = train_block(block, x_train, cfg, gamma=gam, generator=gen,
-                                   potential=potential, desc=f"block {k + 1}",
-                                   lr=cfg.block_lr(k), iters=cfg.iters_of(k),
-                                   show_progress=show_progress, step_log=checks)
+                block, hist, checks, gain = _train_accepted(
+                    block, warm, x_train, state.x, cfg, k, gam, potential, show_progress)
         res.train_times.append(time.perf_counter() - t0)
         res.flow.append(block, gam)
-        with torch.no_grad():
-            x_train, _ = block(x_train, logdet=False)
+        if gain is None or not gain["identity"]:
+            warm = block
+            with torch.no_grad():
+                x_train, _ = block(x_train, logdet=False)
         b64 = copy.deepcopy(block).to(torch.float64)
         res.diagnostics.append(state.advance(b64, gam, index=k + 1,
                                              steps=report_steps(block, cfg),
                                              authors=authors, kde_h=kde_h, potential=potential))
         res.history.append(hist)
         res.step_checks.append(checks)
+        if gain is not None:
+            res.acceptance.append(gain)
         if checkpoint is not None:
             save_checkpoint(checkpoint, fp, res.flow, res.history,
-                            [d.as_dict() for d in res.diagnostics], res.step_checks)
+                            [d.as_dict() for d in res.diagnostics], res.step_checks,
+                            res.acceptance)
     res.final_state = state
     return res
