@@ -299,7 +299,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
         print(f"wrote {write_report(rdir / 'report.html', 'full', results_dir=rdir, commit='')}")
         from experiments._recipe_doc import write_recipe_doc
 
-        doc = write_recipe_doc(rdir, _io.ROOT / "docs" / "neural_recipe.md")
+        doc = write_recipe_doc(rdir, _io.ROOT / "docs/neural_recipe.md")
         if doc is not None:
             print(f"wrote {doc}")
     for c in failed:
